@@ -1,0 +1,145 @@
+"""Checks at the public entry points: every error names the argument, what was expected
+and what was received, so a user can fix the call from the message alone."""
+import numbers
+
+import numpy as np
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_number(name, value, *, low=None, low_inclusive=True, integer=False):
+    """A finite real (or integer) scalar, optionally bounded below; returns it as float/int."""
+    kind = "an integer" if integer else "a finite number"
+    bound = "" if low is None else f" {'>=' if low_inclusive else '>'} {low}"
+    ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if ok:
+        value = int(value) if integer else float(value)
+        ok = bool(np.isfinite(value)) and (
+            low is None or (value >= low if low_inclusive else value > low)
+        )
+    if not ok:
+        raise (ValueError if isinstance(value, numbers.Real) and not isinstance(value, bool) else TypeError)(
+            f"{name}: expected {kind}{bound}, got {_describe(value)}"
+        )
+    return value
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {_describe(value)}")
+    return value
+
+
+def check_sizes(sizes):
+    """At least an input and an output layer, each a positive integer."""
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise TypeError(f"sizes: expected a list of layer sizes such as [784, 30, 10], got {_describe(sizes)}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes: expected at least two layers (input and output), got {sizes!r}")
+    for i, n in enumerate(sizes):
+        check_number(f"sizes[{i}]", n, low=1, integer=True)
+    return [int(n) for n in sizes]
+
+
+def as_float_array(name, X, dtype):
+    """A numeric array converted to ``dtype``; rejects object, complex, string and bool-less junk,
+    and NaN or inf, naming ``name`` in the error."""
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name}: expected a numeric array, could not convert it ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: expected a real numeric array (float or integer), got dtype {arr.dtype}"
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
+    return arr
+
+
+def check_X(X, n_features, dtype, name="X"):
+    """X of shape (n_samples, n_features) as a C-contiguous ``dtype`` array."""
+    X = as_float_array(name, X, dtype)
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"{name}: expected shape (n_samples, {n_features}), got {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one sample, got shape {X.shape}")
+    return X
+
+
+def check_targets(y, n_samples, n_outputs, dtype, name="y"):
+    """Integer labels (n_samples,) in [0, n_outputs), or targets (n_samples, n_outputs).
+
+    Returns the target matrix Y of shape (n_samples, n_outputs): labels become one-hot rows.
+    A network with one output takes y of shape (n_samples,) as its targets.
+    """
+    arr = as_float_array(name, y, np.float64)
+    if arr.ndim == 1 and n_outputs > 1:
+        if arr.shape[0] != n_samples:
+            raise ValueError(f"{name}: expected {n_samples} labels to match X, got {arr.shape[0]}")
+        labels = arr.astype(np.int64)
+        if np.any(labels != arr) or (labels.size and (labels.min() < 0 or labels.max() >= n_outputs)):
+            bad = arr[(labels != arr) | (labels < 0) | (labels >= n_outputs)][0]
+            raise ValueError(
+                f"{name}: expected integer class labels in [0, {n_outputs}) or targets of shape "
+                f"({n_samples}, {n_outputs}), got label {bad:g}"
+            )
+        Y = np.zeros((n_samples, n_outputs), dtype=dtype)
+        Y[np.arange(n_samples), labels] = 1.0
+        return Y
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"{name}: expected labels of shape ({n_samples},) or targets of shape "
+            f"({n_samples}, {n_outputs}), got {arr.shape}"
+        )
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def labels_of(Y):
+    """Class labels from a target matrix: the argmax of each row (or a 0.5 threshold for one output)."""
+    if Y.shape[1] == 1:
+        return (Y[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(Y, axis=1)
+
+
+def from_book_data(data, n_inputs, n_outputs, name):
+    """The book's list (or zip) of (x, y) pairs, x of shape (n_inputs, 1) and y either a
+    column of shape (n_outputs, 1) or an int label, as arrays (X, y) with rows as samples."""
+    try:
+        pairs = list(data)
+    except TypeError:
+        raise TypeError(f"{name}: expected a list of (x, y) pairs as the book uses, got {_describe(data)}") from None
+    if not pairs:
+        raise ValueError(f"{name}: expected at least one (x, y) pair, got an empty dataset")
+    try:
+        xs, ys = zip(*pairs)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a list of (x, y) pairs, got items such as {_describe(pairs[0])}") from None
+    try:
+        X = np.stack([np.asarray(x).reshape(-1) for x in xs])
+    except ValueError:
+        raise ValueError(f"{name}: expected every x to have shape ({n_inputs}, 1), got differing shapes") from None
+    if X.shape[1] != n_inputs:
+        raise ValueError(f"{name}: expected every x to have shape ({n_inputs}, 1), got {np.shape(xs[0])}")
+    first = np.asarray(ys[0])
+    if first.ndim == 0:
+        y = np.asarray(ys)
+    else:
+        try:
+            y = np.stack([np.asarray(t).reshape(-1) for t in ys])
+        except ValueError:
+            raise ValueError(f"{name}: expected every y to have shape ({n_outputs}, 1), got differing shapes") from None
+    return X, y
