@@ -1,18 +1,13 @@
 """Backend selection: once at import, forced by MATNET_BACKEND, loud when cython is missing."""
-import os
-import subprocess
-import sys
-
 import pytest
+from conftest import run_python
 
 import matnet
 from matnet import _backend
 
 
 def _run(code, **env):
-    environ = {k: v for k, v in os.environ.items() if k != "MATNET_BACKEND"}
-    environ.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ)
+    return run_python("-c", code, **env)
 
 
 def test_backend_reports_the_active_kernels(backend):

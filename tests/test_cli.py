@@ -1,6 +1,5 @@
 """The matnet command: the demo end to end, and clean failures."""
-import subprocess
-import sys
+from conftest import run_python
 
 from matnet import cli
 
@@ -13,9 +12,8 @@ def test_demo_reports_accuracy_speedup_and_agreement(capsys):
 
 
 def test_module_entry_point_and_bad_arguments():
-    result = subprocess.run([sys.executable, "-m", "matnet", "demo", "--epochs", "zero"],
-                            capture_output=True, text=True)
+    result = run_python("-m", "matnet", "demo", "--epochs", "zero")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "--epochs" in result.stderr
-    help_text = subprocess.run([sys.executable, "-m", "matnet", "demo", "--help"], capture_output=True, text=True)
+    help_text = run_python("-m", "matnet", "demo", "--help")
     assert help_text.returncode == 0 and "embedded MNIST sample" in help_text.stdout
