@@ -33,23 +33,33 @@ def demo(args):
     print(f"data: embedded MNIST sample, {len(X):,} training / {len(X_test):,} test images; "
           f"kernels: {_backend.name}")
     print(f"{'engine':<12}{'s/epoch':>10}{'test accuracy':>16}{'speedup':>10}")
-    results = {}
+    seconds = {}
     for engine in args.engines:
         net = Network(sizes, seed=args.seed)
         started = time.perf_counter()
         history = net.fit(X, y, args.epochs, batch_size, eta, engine=engine, seed=args.seed)
         per_epoch = (time.perf_counter() - started) / args.epochs
-        results[engine] = (per_epoch, net)
-        speedup = results[args.engines[0]][0] / per_epoch
+        seconds[engine] = per_epoch
+        speedup = seconds[args.engines[0]] / per_epoch
         print(f"{history.engine:<12}{per_epoch:>10.4f}{net.accuracy(X_test, y_test):>15.2%}"
               f"{speedup:>9.1f}x", flush=True)
-    reference = results[args.engines[0]][1]
-    for engine in args.engines[1:]:
-        net = results[engine][1]
-        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(net.weights, reference.weights))
-        print(f"{engine} vs {args.engines[0]}: same start, same sample order; "
-              f"max |weight difference| after training {diff:.1e}")
+    _report_gradient_agreement(Network(sizes, seed=args.seed), X[:batch_size], y[:batch_size], args.engines)
     return 0
+
+
+def _report_gradient_agreement(net, X, y, engines):
+    """Both engines' gradients on one mini-batch.  (Trained weights agree to ~1e-14 after an
+    epoch, but SGD at eta 3 amplifies rounding differences about 3x an epoch, so after 30
+    epochs the runs are different, equally good, networks.)"""
+    def flat(engine):
+        nabla_b, nabla_w = net.gradients(X, y, engine=engine)
+        return np.concatenate([g.ravel() for g in nabla_b + nabla_w])
+
+    reference = flat(engines[0])
+    for engine in engines[1:]:
+        other = flat(engine)
+        diff = np.max(np.abs(other - reference)) / np.max(np.abs(reference))
+        print(f"gradients on one mini-batch, {engine} vs {engines[0]}: max relative difference {diff:.1e}")
 
 
 def build_parser():

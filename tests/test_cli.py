@@ -8,7 +8,7 @@ def test_demo_reports_accuracy_speedup_and_agreement(capsys):
     assert cli.main(["demo", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "per_sample" in out and "batched" in out and "x\n" in out
-    assert "max |weight difference| after training" in out
+    assert "max relative difference" in out
 
 
 def test_module_entry_point_and_bad_arguments():
