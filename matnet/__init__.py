@@ -10,9 +10,10 @@ with a batch-matrix engine and compiled kernels.
 """
 from . import _backend, datasets
 from .functions import CrossEntropyCost, QuadraticCost
+from .io import load
 from .network import History, Network
 
-__all__ = ["Network", "History", "QuadraticCost", "CrossEntropyCost", "datasets", "backend"]
+__all__ = ["Network", "History", "load", "QuadraticCost", "CrossEntropyCost", "datasets", "backend"]
 __version__ = "0.1.0"
 
 

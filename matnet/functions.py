@@ -33,11 +33,13 @@ class Cost:
 
     canonical_output : the output activation whose derivative cancels against this cost's,
         so that the output delta is simply A - Y (kernel ``delta_canonical``).
+    book_name : the class name network2.py uses for it, if it has one (its JSON files say it).
     """
 
     name: str
     value: "callable"
     canonical_output: str
+    book_name: str = None
 
     def fn(self, a, y):
         """network2's ``Cost.fn(a, y)``: the cost of one sample's column."""
@@ -64,8 +66,8 @@ ACTIVATIONS = {
 }
 
 COSTS = {
-    "quadratic": Cost("quadratic", _quadratic, canonical_output="identity"),
-    "cross_entropy": Cost("cross_entropy", _cross_entropy, canonical_output="sigmoid"),
+    "quadratic": Cost("quadratic", _quadratic, canonical_output="identity", book_name="QuadraticCost"),
+    "cross_entropy": Cost("cross_entropy", _cross_entropy, canonical_output="sigmoid", book_name="CrossEntropyCost"),
 }
 
 QuadraticCost = COSTS["quadratic"]

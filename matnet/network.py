@@ -51,7 +51,7 @@ class Network:
         Units per layer, input first: ``[784, 30, 10]``.
     cost : {"quadratic", "cross_entropy"} or a ``functions.Cost``
         The book's ``QuadraticCost`` (network.py) or ``CrossEntropyCost`` (network2.py).
-    activation : "sigmoid"
+    activation : "sigmoid", or a list of names, one per hidden layer
         Hidden-layer activation.
     output_activation : None or "sigmoid"
         None means what the cost implies.
@@ -69,9 +69,15 @@ class Network:
         self.sizes = check_sizes(sizes)
         self.num_layers = len(self.sizes)
         self.cost_function = _lookup("cost", cost, functions.COSTS)
-        hidden = _lookup("activation", activation, functions.ACTIVATIONS)
+        n_hidden = self.num_layers - 2
+        if isinstance(activation, (list, tuple)):
+            if len(activation) != n_hidden:
+                raise ValueError(f"activation: expected one name per hidden layer ({n_hidden}), got {len(activation)}")
+            hidden = [_lookup(f"activation[{i}]", a, functions.ACTIVATIONS) for i, a in enumerate(activation)]
+        else:
+            hidden = [_lookup("activation", activation, functions.ACTIVATIONS)] * n_hidden
         output = _lookup("output_activation", output_activation or "sigmoid", functions.ACTIVATIONS)
-        self.activations = [hidden] * (self.num_layers - 2) + [output]
+        self.activations = hidden + [output]
         functions.output_delta_kernel(self.cost_function, output)   # reject unsupported pairs now, not mid-fit
         self.dtype = np.dtype(check_choice("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES))
         self._rng = np.random.default_rng(seed)
@@ -79,6 +85,27 @@ class Network:
             init = "large" if self.cost_function.name == "quadratic" else "scaled"
         self.init = check_choice("init", init, INITS)
         self._initialize(self.init)
+
+    @property
+    def config(self):
+        """The constructor options that rebuild this network's architecture (JSON-ready)."""
+        hidden = [a.name for a in self.activations[:-1]]
+        return {
+            "sizes": list(self.sizes),
+            "cost": self.cost_function.name,
+            "activation": hidden[0] if len(set(hidden)) == 1 else hidden if hidden else "sigmoid",
+            "output_activation": self.activations[-1].name,
+            "init": self.init,
+            "dtype": self.dtype.name,
+        }
+
+    def save(self, path, format="npz"):
+        """Save to ``path``: "npz" (matnet's format, every option) or "network2" (the book's JSON).
+
+        Load with ``matnet.load(path)``; the write is atomic.
+        """
+        from . import io
+        io.save(self, path, format)
 
     # -- parameters ----------------------------------------------------------------
 
