@@ -204,8 +204,27 @@ class Network:
         return self._train(X, Y, epochs, batch_size, eta, lmbda, engine, seed,
                            monitor=monitor, evaluation=evaluation, on_epoch=report)
 
-    def _train(self, X, Y, epochs, batch_size, eta, lmbda, engine, seed, monitor, evaluation, on_epoch):
-        """The one training loop behind ``fit`` and ``SGD``: shuffle, run the engine, record."""
+    def partial_fit(self, X, y, eta=None, batch_size=None, lmbda=None, engine=None):
+        """One pass over the given rows, in their order: for streaming mini-batches.
+
+        ``batch_size`` defaults to all the rows (one SGD step per call).  ``eta``, ``lmbda``
+        and ``engine`` default to those of the last ``fit`` or ``partial_fit``; ``eta`` must be
+        given the first time.  L2 decay uses n = len(X), the rows this call sees.
+        """
+        last = getattr(self, "_last_training", {"lmbda": 0.0, "engine": "auto"})
+        eta = last.get("eta") if eta is None else eta
+        if eta is None:
+            raise ValueError("eta: expected a learning rate on the first partial_fit, got None")
+        X, Y = self._check_data(X, y)
+        return self._train(X, Y, 1, len(X) if batch_size is None else batch_size, eta,
+                           last["lmbda"] if lmbda is None else lmbda,
+                           last["engine"] if engine is None else engine, None,
+                           monitor=set(), evaluation=None, on_epoch=lambda epoch, history: None, shuffle=False)
+
+    def _train(self, X, Y, epochs, batch_size, eta, lmbda, engine, seed, monitor, evaluation, on_epoch,
+               shuffle=True):
+        """The one training loop behind ``fit``, ``partial_fit`` and ``SGD``: shuffle, run the
+        engine, record."""
         epochs = check_number("epochs", epochs, low=0, integer=True)
         batch_size = check_number("batch_size", batch_size, low=1, integer=True)
         eta = check_number("eta", eta, low=0, low_inclusive=False)
@@ -213,6 +232,7 @@ class Network:
         check_choice("engine", engine, engines.ENGINE_CHOICES)
         self._check_parameters()
         runner = engines.make(engine, self)
+        self._last_training = {"eta": eta, "lmbda": lmbda, "engine": engine}
         rng = self._rng if seed is None else np.random.default_rng(seed)
         n = len(X)
         decay = 1.0 - eta * lmbda / n
@@ -221,7 +241,8 @@ class Network:
             started = time.perf_counter()
             # One permutation per epoch, drawn here rather than in the engine, so every
             # engine visits the samples in the same order from the same seed.
-            runner.epoch(X, Y, rng.permutation(n), batch_size, eta, decay)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            runner.epoch(X, Y, order, batch_size, eta, decay)
             history.epoch_seconds.append(time.perf_counter() - started)
             self._record(history, monitor, lmbda, (X, Y), evaluation)
             on_epoch(epoch, history)

@@ -142,3 +142,19 @@ def test_bad_input_names_argument_expected_and_received(rng, call, argument, rec
     assert message.startswith(f"{argument}:") and "expected" in message and received in message, message
     for w, old in zip(net.weights, before):
         np.testing.assert_array_equal(w, old)
+
+
+def test_partial_fit_streams_rows_in_order(rng):
+    """Three partial_fit calls on consecutive blocks equal one unshuffled epoch of fit's engine."""
+    X, y = rng.random((30, 4)), rng.integers(0, 2, 30)
+    streamed = matnet.Network([4, 3, 2], seed=1)
+    for start in range(0, 30, 10):
+        streamed.partial_fit(X[start:start + 10], y[start:start + 10], eta=0.5)
+    reference = matnet.Network([4, 3, 2], seed=1)
+    for start in range(0, 30, 10):
+        reference.update_mini_batch([(x.reshape(-1, 1), np.eye(2)[t].reshape(-1, 1))
+                                     for x, t in zip(X[start:start + 10], y[start:start + 10])], 0.5)
+    for a, b in zip(streamed.weights + streamed.biases, reference.weights + reference.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    with pytest.raises(ValueError, match="eta: expected a learning rate"):
+        matnet.Network([4, 2]).partial_fit(X, y)
