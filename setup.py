@@ -74,7 +74,15 @@ def extensions():
         link_args += [f"-fsanitize={SANITIZE}"]
     ext = Extension("matnet._core", ["matnet/_core.pyx"],
                     extra_compile_args=compile_args, extra_link_args=link_args)
-    return cythonize([ext], compiler_directives=DIRECTIVES)
+    try:
+        # Needs scipy's cython_blas.pxd (the fused epoch cimports its GEMMs).
+        return cythonize([ext], compiler_directives=DIRECTIVES)
+    except Exception as exc:  # Cython raises CompileError, or ImportError-like errors for scipy
+        if REQUIRE:
+            raise
+        _banner(f"WARNING: matnet/_core.pyx could not be translated to C ({exc}); is scipy "
+                "installed? Installing without the extension.")
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,4 +1,6 @@
 # Signatures of the compiled kernels; the NumPy twins in _kernels.py are their definitions.
+from typing import Mapping, Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -12,3 +14,12 @@ def delta_quadratic_sigmoid(A: Array, Y: Array, out: Array) -> None: ...
 def delta_canonical(A: Array, Y: Array, out: Array) -> None: ...
 def sum_rows(D: Array, out: Array) -> None: ...
 def sgd_update(P: Array, G: Array, scale: float, decay: float) -> None: ...
+
+# The fused epoch: names the engines use -> the codes its C loops switch on.
+FUSED_ACTIVATIONS: Mapping[str, int]
+FUSED_OUTPUT_DELTAS: Mapping[str, int]
+
+def fused_epoch(X: Array, Y: Array, order: NDArray[np.int64], batch_size: int, eta: float,
+                decay: float, weights: Sequence[Array], biases: Sequence[Array],
+                activations: Sequence[str], output_delta: str, X_batch: Array, Y_batch: Array,
+                A: Sequence[Array], D: Sequence[Array]) -> None: ...

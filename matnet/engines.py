@@ -3,7 +3,9 @@
 ``per_sample`` is the book's algorithm, corrected: a Python loop over the samples of a
 mini-batch, each sample a column, the per-sample gradients summed.  ``batched`` stacks the
 mini-batch into one matrix (rows are samples), so each layer costs one GEMM forward and two
-backward, whatever the batch size.
+backward, whatever the batch size.  ``fused`` runs the batched math for a whole epoch in one
+kernel call (compiled: no Python call per mini-batch, the GIL released, BLAS called
+directly); its NumPy twin is the batched engine's own epoch, so it works on both backends.
 
 Why the gradients are summed over the mini-batch: the mini-batch cost is the *mean* of the
 per-sample costs, so its gradient is the mean of the per-sample gradients.  The book's loop
@@ -11,12 +13,12 @@ adds them up and the update divides by ``len(mini_batch)``.  In the matrix form 
 not a loop at all: ``∇W = Δᵀ · A_prev`` contracts over the batch dimension, so the sum over
 samples *is* the inner dimension of one matrix product (and ``∇b`` is a column sum of Δ).
 
-Both engines read the kernels of the active backend when they are made, so they compute
+The engines read the kernels of the active backend when they are made, so they compute
 the same elementwise math; the tests check that their gradients agree to ~1e-12.
 """
 import numpy as np
 
-from . import _backend, functions
+from . import _backend, _kernels, functions
 
 
 def forward(net, X):
@@ -51,9 +53,7 @@ class _Engine:
 
     def update(self, nabla_b, nabla_w, scale, decay):
         """w ← decay · w - scale · ∇w and b ← b - scale · ∇b (biases are not decayed)."""
-        for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
-            self.fns.sgd_update(w, nw, scale, decay)
-            self.fns.sgd_update(b, nb, scale, 1.0)
+        _kernels._update(self.fns, self.weights, self.biases, nabla_w, nabla_b, scale, decay)
 
     def epoch(self, X, Y, order, batch_size, eta, decay):
         """One pass of mini-batch SGD over the rows of X in the given order.
@@ -117,14 +117,18 @@ class _Workspace:
         self.Y = np.empty((batch_size, sizes[-1]), dtype)
         self.A = [np.empty((batch_size, n), dtype) for n in sizes[1:]]   # activations, per layer
         self.D = [np.empty((batch_size, n), dtype) for n in sizes[1:]]   # deltas, per layer
-        self.DT = [d.T for d in self.D]
         self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
         self.nabla_b = [np.empty((n, 1), dtype) for n in sizes[1:]]
         self.nabla_b_flat = [nb.reshape(-1) for nb in self.nabla_b]
 
 
 class Batched(_Engine):
-    """The matrix form: a mini-batch is one (m, n) matrix, rows are samples."""
+    """The matrix form: a mini-batch is one (m, n) matrix, rows are samples.
+
+    The step itself (``_kernels._backprop_matrix``) and the epoch loop (``_kernels._sgd_epoch``)
+    are written once, over whichever kernels they are given: here the active backend's; in
+    fused_epoch's NumPy twin, the NumPy ones.
+    """
 
     name = "batched"
 
@@ -133,36 +137,28 @@ class Batched(_Engine):
         self.sizes = net.sizes
         self.dtype = net.dtype
         # Views made once: creating them per step would cost a Python object each time.
-        self.weights_T = [w.T for w in self.weights]
         self.biases_flat = [b.reshape(-1) for b in self.biases]
         self._workspaces = {}
 
     def workspace(self, batch_size):
-        """The buffers for ``batch_size`` rows (an epoch needs at most two sizes)."""
+        """The buffers for ``batch_size`` rows, made on first use and kept."""
         ws = self._workspaces.get(batch_size)
         if ws is None:
             ws = self._workspaces[batch_size] = _Workspace(self.sizes, batch_size, self.dtype)
         return ws
+
+    def epoch(self, X, Y, order, batch_size, eta, decay):
+        ws = self.workspace(min(batch_size, len(order)))
+        _kernels._sgd_epoch(self.fns, X, Y, order, batch_size, eta, decay, self.weights, self.biases,
+                            ws.X, ws.Y, ws.A, ws.D, ws.nabla_w, ws.nabla_b)
 
     def backprop_matrix(self, ws, X, Y):
         """Forward and backward over a whole mini-batch, into the buffers of ``ws``.
 
         X : (m, n_0) and Y : (m, n_L).  Leaves Σ-over-rows gradients in ws.nabla_b/nabla_w.
         """
-        fns = self.fns
-        A_prev = X
-        for A, wT, b, add_bias_apply in zip(ws.A, self.weights_T, self.biases_flat, fns.add_bias_apply):
-            np.matmul(A_prev, wT, out=A)          # Z_l = A_{l-1} · W_lᵀ
-            add_bias_apply(A, b, A)               # A_l = σ(Z_l + b_l), in place
-            A_prev = A
-        fns.output_delta(ws.A[-1], Y, ws.D[-1])
-        for layer in range(len(ws.A) - 1, -1, -1):
-            A_prev = ws.A[layer - 1] if layer else X
-            np.matmul(ws.DT[layer], A_prev, out=ws.nabla_w[layer])   # ∇W_l = Δ_lᵀ · A_{l-1}
-            fns.sum_rows(ws.D[layer], ws.nabla_b_flat[layer])        # ∇b_l = Σ_rows Δ_l
-            if layer:   # no delta is needed for the input layer
-                np.matmul(ws.D[layer], self.weights[layer], out=ws.D[layer - 1])
-                fns.inplace_mul_prime[layer - 1](ws.D[layer - 1], ws.A[layer - 1])
+        _kernels._backprop_matrix(self.fns, X, Y, self.weights, self.biases_flat,
+                                 ws.A, ws.D, ws.nabla_w, ws.nabla_b_flat)
         return ws.nabla_b, ws.nabla_w
 
     def batch_gradients(self, X, Y, rows):
@@ -180,12 +176,58 @@ class Batched(_Engine):
         return [nb.copy() for nb in nabla_b], [nw.copy() for nw in nabla_w]
 
 
-ENGINES = {"per_sample": PerSample, "batched": Batched}
+class Fused(Batched):
+    """A whole epoch in one call of the backend's ``fused_epoch`` kernel.
+
+    Compiled, that is the batched math with no Python call per mini-batch and the GIL
+    released; with the NumPy backend it is its twin, the batched engine's own epoch.  The
+    buffers are the batched engine's, made once per batch size.
+    """
+
+    name = "fused"
+
+    def __init__(self, net):
+        missing = self.unsupported(net)
+        if missing:
+            raise ValueError(f"engine='fused' does not support {missing} on the {_backend.name} "
+                             "backend; use engine='batched' (or 'auto', which picks it)")
+        super().__init__(net)
+        self.activation_names, self.output_delta = self.configuration(net)
+        self.fused_epoch = _backend.kernels.fused_epoch
+
+    @staticmethod
+    def configuration(net):
+        """(activation name per layer, output-delta kernel name): what fused_epoch takes."""
+        output_delta = functions.output_delta_kernel(net.cost_function, net.activations[-1])
+        return [a.name for a in net.activations], output_delta
+
+    @classmethod
+    def unsupported(cls, net):
+        """What in ``net`` the active backend's fused_epoch cannot run, or "" if nothing."""
+        activations, output_delta = cls.configuration(net)
+        kernels = _backend.kernels
+        missing = [f"activation {a!r}" for a in dict.fromkeys(activations)
+                   if a not in kernels.FUSED_ACTIVATIONS]
+        if output_delta not in kernels.FUSED_OUTPUT_DELTAS:
+            missing.append(f"output delta {output_delta!r}")
+        return ", ".join(missing)
+
+    def epoch(self, X, Y, order, batch_size, eta, decay):
+        ws = self.workspace(min(batch_size, len(order)))
+        self.fused_epoch(X, Y, order, batch_size, eta, decay, self.weights, self.biases,
+                         self.activation_names, self.output_delta, ws.X, ws.Y, ws.A, ws.D)
+
+
+ENGINES = {"per_sample": PerSample, "batched": Batched, "fused": Fused}
 ENGINE_CHOICES = ("auto",) + tuple(ENGINES)
 
 
 def make(name, net):
-    """The engine called ``name``; "auto" picks the fastest one that supports ``net``."""
+    """The engine called ``name``.
+
+    "auto" is the fastest engine that supports ``net``: fused wherever the active backend's
+    fused_epoch runs its activations and output delta, batched otherwise.
+    """
     if name == "auto":
-        name = "batched"
+        name = "batched" if Fused.unsupported(net) else "fused"
     return ENGINES[name](net)

@@ -109,10 +109,15 @@ def test_compiled_kernel_matches_numpy_twin(rng, name, dtype, shape):
         np.testing.assert_allclose(compiled, twin, rtol=RTOL[dtype] * 10, atol=np.finfo(dtype).tiny)
 
 
+# Kernels whose parity is tested elsewhere (tests/test_fused.py), and the tables beside them.
+OTHER_PUBLIC_NAMES = {"fused_epoch", "FUSED_ACTIVATIONS", "FUSED_OUTPUT_DELTAS"}
+
+
 def test_every_kernel_has_a_twin():
-    assert set(KERNEL_CALLS) == {n for n in dir(_kernels) if not n.startswith("_") and n != "np"}
+    public = {n for n in dir(_kernels) if not n.startswith("_") and n != "np"}
+    assert public == set(KERNEL_CALLS) | OTHER_PUBLIC_NAMES
     if _backend._core is not None:
-        assert all(callable(getattr(_backend._core, n)) for n in KERNEL_CALLS)
+        assert all(hasattr(_backend._core, n) for n in public)
 
 
 @needs_core
