@@ -12,8 +12,9 @@ from . import _backend, datasets
 from .functions import CrossEntropyCost, QuadraticCost
 from .io import load
 from .network import History, Network
+from .training import DivergenceError
 
-__all__ = ["Network", "History", "load", "QuadraticCost", "CrossEntropyCost", "datasets", "backend"]
+__all__ = ["Network", "History", "DivergenceError", "load", "QuadraticCost", "CrossEntropyCost", "datasets", "backend"]
 __version__ = "0.1.0"
 
 

@@ -1,10 +1,12 @@
 # cython: language_level=3
-"""Compiled kernels: the hot elementwise work of the batched engine.
+"""Compiled kernels: the elementwise work of the batched engine, and a whole fused epoch.
 
-Every function here has a NumPy twin of the same name and signature in ``_kernels.py``,
-which is its definition; the parity tests hold the two together.  Contract: 2-D
-C-contiguous float32 or float64 arrays of one dtype (the fused type ``floating``), results
-written in place or into a caller-given buffer, nothing allocated, the GIL released.
+Every public name here has a NumPy twin of the same name and signature in ``_kernels.py``,
+which is its definition (the formulas themselves are in ``functions.py``); the parity tests
+hold the two together.  Contract: C-contiguous float32 or float64 arrays of one dtype (the
+fused type ``floating``), results written in place or into a caller-given buffer, nothing
+allocated, the GIL released around every loop.  Shapes are checked before any loop runs,
+so a wrong call raises instead of reading out of bounds.
 
 Compiler directives (no bounds or wraparound checks, C division) are set for the whole
 module in setup.py, where ``MATNET_DEBUG_BUILD=1`` turns the checks back on so the test
@@ -13,11 +15,41 @@ suite can run against a bounds-checked build.
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cython cimport floating
 from libc.limits cimport INT_MAX
-from libc.math cimport exp, expf
+from libc.math cimport exp, expf, sqrt, sqrtf, tanh, tanhf
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+cdef enum:
+    _SIGMOID
+    _TANH
+    _RELU
+    _IDENTITY
+    _SOFTMAX
+
+# Activation names (functions.ACTIVATIONS) to the codes the C loops switch on.
+ACTIVATIONS = {"sigmoid": _SIGMOID, "tanh": _TANH, "relu": _RELU, "identity": _IDENTITY,
+               "softmax": _SOFTMAX}
+
+
+cdef _code(str name, str activation, bint needs_prime=False):
+    """The code of ``activation``, or a ValueError naming the argument."""
+    if activation not in ACTIVATIONS or (needs_prime and activation == "softmax"):
+        choices = [a for a in ACTIVATIONS if not (needs_prime and a == "softmax")]
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {activation!r}")
+    return ACTIVATIONS[activation]
+
+
+cdef _same_shape(str names, tuple first, tuple second):
+    if first != second:
+        raise ValueError(f"{names}: expected equal shapes, got {first} and {second}")
+
+
+cdef tuple _shape(const floating[:, ::1] a):
+    return (a.shape[0], a.shape[1])
+
+
+# -- scalar formulas ------------------------------------------------------------------------
 
 cdef inline floating _sigmoid(floating z) noexcept nogil:
     # Branch on the sign so exp only ever sees a non-positive argument: it cannot
@@ -35,70 +67,129 @@ cdef inline floating _sigmoid(floating z) noexcept nogil:
         return e / (1.0 + e)
 
 
-cdef inline floating _times_sigmoid_prime(floating d, floating a) noexcept nogil:
-    # d · σ'(z), with σ'(z) = a (1 - a) taken from the activation a = σ(z); multiplied
-    # left to right, as the NumPy twins do, so the two backends round alike.
-    return d * a * (1 - a)
+cdef inline floating _exp(floating z) noexcept nogil:
+    if floating is float:
+        return expf(z)
+    return exp(z)
 
 
-def sigmoid(const floating[:, ::1] Z, floating[:, ::1] out):
-    """out = σ(Z), elementwise.  IN: Z.  OUT: out (may be Z)."""
+cdef inline floating _tanh(floating z) noexcept nogil:
+    if floating is float:
+        return tanhf(z)
+    return tanh(z)
+
+
+cdef inline floating _sqrt(floating z) noexcept nogil:
+    if floating is float:
+        return sqrtf(z)
+    return sqrt(z)
+
+
+# -- array loops on raw pointers, shared by the kernels below and the fused epoch ----------
+
+cdef void _add_bias_activate(int activation, floating *Z, const floating *b,
+                             Py_ssize_t m, Py_ssize_t n) noexcept nogil:
+    """Z ← f(Z + b) in place, b broadcast over the m rows of Z (m, n)."""
     cdef Py_ssize_t i, j
-    with nogil:
-        for i in range(Z.shape[0]):
-            for j in range(Z.shape[1]):
-                out[i, j] = _sigmoid(Z[i, j])
+    cdef floating v, top, total
+    cdef floating *row
+    for i in range(m):
+        row = Z + i * n
+        if activation == _SIGMOID:
+            for j in range(n):
+                row[j] = _sigmoid(row[j] + b[j])
+        elif activation == _TANH:
+            for j in range(n):
+                row[j] = _tanh(row[j] + b[j])
+        elif activation == _RELU:
+            for j in range(n):
+                v = row[j] + b[j]
+                row[j] = 0 if v < 0 else v       # NaN passes through, as np.maximum lets it
+        elif activation == _IDENTITY:
+            for j in range(n):
+                row[j] = row[j] + b[j]
+        elif activation == _SOFTMAX:
+            # Shift by the row's max so exp cannot overflow; the twin does the same.
+            for j in range(n):
+                row[j] = row[j] + b[j]
+            top = row[0]
+            for j in range(1, n):
+                if row[j] > top:
+                    top = row[j]
+            total = 0
+            for j in range(n):
+                row[j] = _exp(row[j] - top)
+                total = total + row[j]
+            for j in range(n):
+                row[j] = row[j] / total
 
 
-def add_bias_sigmoid(const floating[:, ::1] Z, const floating[::1] b, floating[:, ::1] out):
-    """out = σ(Z + b), b broadcast over rows.  IN: Z, b.  OUT: out (may be Z)."""
-    cdef Py_ssize_t i, j
-    with nogil:
-        for i in range(Z.shape[0]):
-            for j in range(Z.shape[1]):
-                out[i, j] = _sigmoid(Z[i, j] + b[j])
+cdef void _times_activation_prime(int activation, floating *D, const floating *A,
+                                  Py_ssize_t size) noexcept nogil:
+    """D ⊙= f'(Z), computed from the activations A = f(Z); multiplied left to right, as the
+    NumPy definitions do, so the two backends round alike."""
+    cdef Py_ssize_t i
+    if activation == _SIGMOID:
+        for i in range(size):
+            D[i] = D[i] * A[i] * (1 - A[i])
+    elif activation == _TANH:
+        for i in range(size):
+            D[i] = D[i] * (1 - A[i] * A[i])
+    elif activation == _RELU:
+        for i in range(size):
+            if not A[i] > 0:
+                D[i] = 0
 
 
-def sigmoid_prime(const floating[:, ::1] A, floating[:, ::1] out):
-    """out = A (1 - A), σ' from the activation.  IN: A.  OUT: out."""
-    cdef Py_ssize_t i, j
-    with nogil:
-        for i in range(A.shape[0]):
-            for j in range(A.shape[1]):
-                out[i, j] = _times_sigmoid_prime(<floating>1, A[i, j])
+cdef void _output_delta(int activation, floating *D, const floating *A, const floating *Y,
+                        Py_ssize_t size) noexcept nogil:
+    """D = (A - Y) ⊙ f'(Z_L): the output delta; "identity" gives the canonical A - Y."""
+    cdef Py_ssize_t i
+    for i in range(size):
+        D[i] = A[i] - Y[i]
+    _times_activation_prime(activation, D, A, size)
 
 
-def inplace_mul_sigmoid_prime(floating[:, ::1] D, const floating[:, ::1] A):
-    """D ⊙= A (1 - A): the hidden delta on the GEMM result.  IN: A.  IN/OUT: D."""
-    cdef Py_ssize_t i, j
-    with nogil:
-        for i in range(D.shape[0]):
-            for j in range(D.shape[1]):
-                D[i, j] = _times_sigmoid_prime(D[i, j], A[i, j])
+# -- kernels: the Python-callable twins of _kernels.py -------------------------------------
+
+def inplace_add_bias_activate(floating[:, ::1] Z, const floating[::1] b, str activation):
+    """Z ← f(Z + b), b broadcast over rows: the forward step after the GEMM.
+
+    IN: b (n_units,), activation (a name in ACTIVATIONS).  IN/OUT: Z (n_samples, n_units).
+    """
+    cdef int code = _code("activation", activation)
+    if b.shape[0] != Z.shape[1]:
+        raise ValueError(f"b: expected shape ({Z.shape[1]},) to match Z's columns, got ({b.shape[0]},)")
+    if Z.shape[0] and Z.shape[1]:
+        with nogil:
+            _add_bias_activate(code, &Z[0, 0], &b[0], Z.shape[0], Z.shape[1])
 
 
-def delta_quadratic_sigmoid(const floating[:, ::1] A, const floating[:, ::1] Y,
-                            floating[:, ::1] out):
-    """out = (A - Y) A (1 - A).  IN: A, Y.  OUT: out."""
-    cdef Py_ssize_t i, j
-    with nogil:
-        for i in range(A.shape[0]):
-            for j in range(A.shape[1]):
-                out[i, j] = _times_sigmoid_prime(A[i, j] - Y[i, j], A[i, j])
+def inplace_mul_activation_prime(floating[:, ::1] D, const floating[:, ::1] A, str activation):
+    """D ⊙= f'(Z) from A = f(Z): the hidden delta on the GEMM result Δ·W.  IN: A.  IN/OUT: D."""
+    cdef int code = _code("activation", activation, needs_prime=True)
+    _same_shape("D, A", _shape(D), _shape(A))
+    if D.shape[0] and D.shape[1]:
+        with nogil:
+            _times_activation_prime(code, &D[0, 0], &A[0, 0], D.shape[0] * D.shape[1])
 
 
-def delta_canonical(const floating[:, ::1] A, const floating[:, ::1] Y, floating[:, ::1] out):
-    """out = A - Y.  IN: A, Y.  OUT: out."""
-    cdef Py_ssize_t i, j
-    with nogil:
-        for i in range(A.shape[0]):
-            for j in range(A.shape[1]):
-                out[i, j] = A[i, j] - Y[i, j]
+def output_delta(const floating[:, ::1] A, const floating[:, ::1] Y, floating[:, ::1] out,
+                 str activation):
+    """out = (A - Y) ⊙ f'(Z).  IN: A, Y, activation.  OUT: out."""
+    cdef int code = _code("activation", activation, needs_prime=True)
+    _same_shape("A, Y", _shape(A), _shape(Y))
+    _same_shape("A, out", _shape(A), _shape(out))
+    if A.shape[0] and A.shape[1]:
+        with nogil:
+            _output_delta(code, &out[0, 0], &A[0, 0], &Y[0, 0], A.shape[0] * A.shape[1])
 
 
 def sum_rows(const floating[:, ::1] D, floating[::1] out):
     """out[j] = Σ_i D[i, j].  IN: D.  OUT: out, shape (n_units,)."""
     cdef Py_ssize_t i, j
+    if out.shape[0] != D.shape[1]:
+        raise ValueError(f"out: expected shape ({D.shape[1]},) to match D's columns, got ({out.shape[0]},)")
     with nogil:
         for j in range(D.shape[1]):
             out[j] = 0
@@ -112,15 +203,59 @@ def sgd_update(floating[:, ::1] P, const floating[:, ::1] G, double scale, doubl
     """P ← decay · P - scale · G.  IN: G.  IN/OUT: P."""
     cdef Py_ssize_t i, j
     cdef floating s = <floating>scale, d = <floating>decay
+    _same_shape("P, G", _shape(P), _shape(G))
+    with nogil:   # d · P is exactly P when decay is 1, so no branch is needed for plain SGD
+        for i in range(P.shape[0]):
+            for j in range(P.shape[1]):
+                P[i, j] = d * P[i, j] - s * G[i, j]
+
+
+def momentum_update(floating[:, ::1] P, floating[:, ::1] V, const floating[:, ::1] G,
+                    double mu, double scale, double decay, bint nesterov):
+    """V ← μ V - scale · G;  P ← decay · P + V  (Nesterov: + μ V - scale · G).
+    IN: G.  IN/OUT: P, V."""
+    cdef Py_ssize_t i, j
+    cdef floating m = <floating>mu, s = <floating>scale, d = <floating>decay, step
+    _same_shape("P, V", _shape(P), _shape(V))
+    _same_shape("P, G", _shape(P), _shape(G))
     with nogil:
-        if decay == 1.0:
-            for i in range(P.shape[0]):
-                for j in range(P.shape[1]):
-                    P[i, j] -= s * G[i, j]
-        else:
-            for i in range(P.shape[0]):
-                for j in range(P.shape[1]):
-                    P[i, j] = d * P[i, j] - s * G[i, j]
+        for i in range(P.shape[0]):
+            for j in range(P.shape[1]):
+                V[i, j] = V[i, j] * m - s * G[i, j]
+                step = m * V[i, j] - s * G[i, j] if nesterov else V[i, j]
+                P[i, j] = d * P[i, j] + step
+
+
+def adam_update(floating[:, ::1] P, floating[:, ::1] M, floating[:, ::1] V,
+                const floating[:, ::1] G, double scale, double beta1, double beta2,
+                double step_size, double epsilon, double decay):
+    """Adam on g = scale · G: M ← β1 M + (1-β1) g;  V ← β2 V + (1-β2) g²;
+    P ← decay · P - step_size · M / (√V + ε).  IN: G.  IN/OUT: P, M, V."""
+    cdef Py_ssize_t i, j
+    cdef floating s = <floating>scale, b1 = <floating>beta1, b2 = <floating>beta2
+    cdef floating a = <floating>step_size, eps = <floating>epsilon, d = <floating>decay, g
+    for other, name in ((M, "P, M"), (V, "P, V"), (G, "P, G")):
+        _same_shape(name, _shape(P), _shape(other))
+    with nogil:
+        for i in range(P.shape[0]):
+            for j in range(P.shape[1]):
+                g = s * G[i, j]
+                M[i, j] = M[i, j] * b1 + (1 - b1) * g
+                V[i, j] = V[i, j] * b2 + (1 - b2) * (g * g)
+                P[i, j] = d * P[i, j] - a * (M[i, j] / (_sqrt(V[i, j]) + eps))
+
+
+def l1_shrink(floating[:, ::1] P, double amount):
+    """P ← P - amount · sign(P).  IN/OUT: P."""
+    cdef Py_ssize_t i, j
+    cdef floating t = <floating>amount
+    with nogil:
+        for i in range(P.shape[0]):
+            for j in range(P.shape[1]):
+                if P[i, j] > 0:
+                    P[i, j] -= t
+                elif P[i, j] < 0:
+                    P[i, j] += t
 
 
 # =======================================================================================
@@ -130,26 +265,9 @@ def sgd_update(floating[:, ::1] P, const floating[:, ::1] G, double scale, doubl
 # overhead outweighs the arithmetic.  fused_epoch runs the same math (its NumPy twin is the
 # definition) for every mini-batch of an epoch in C: gather the rows, forward, output delta,
 # backward, update, with the GEMMs going straight to scipy's BLAS.  The caller makes every
-# buffer once; nothing is allocated per mini-batch.
-#
-# Each layer names its activation by a code, and the output layer its delta by another:
-# a new activation (tanh, relu, identity) or output delta (softmax) is one more case in
-# _add_bias_activate / _times_activation_prime / _output_delta and one more table entry.
+# buffer once; nothing is allocated per mini-batch.  Layers name their activations by the
+# codes above, and the output delta by the activation whose derivative it takes.
 # =======================================================================================
-
-cdef enum:
-    _SIGMOID
-
-cdef enum:
-    _DELTA_CANONICAL
-    _DELTA_QUADRATIC_SIGMOID
-
-# What fused_epoch supports, by the names the engines use: activation names, and the names
-# of the output-delta kernels above.  Values are the codes the C loops switch on.
-FUSED_ACTIVATIONS = {"sigmoid": _SIGMOID}
-FUSED_OUTPUT_DELTAS = {"delta_canonical": _DELTA_CANONICAL,
-                       "delta_quadratic_sigmoid": _DELTA_QUADRATIC_SIGMOID}
-
 
 cdef extern from *:
     """
@@ -162,10 +280,11 @@ cdef extern from *:
     void _prefetch "MATNET_PREFETCH"(const void *p) noexcept nogil
 
 
+
 cdef struct _Layer:
     # Pointers into the caller's C-contiguous arrays, all of one floating type.
     int n_in, n_out      # BLAS takes int sizes
-    int activation       # a FUSED_ACTIVATIONS code
+    int activation       # an ACTIVATIONS code
     void *W              # (n_out, n_in)   weights, updated in place
     void *b              # (n_out,)        biases, updated in place
     void *A              # (rows, n_out)   activations of the mini-batch
@@ -184,37 +303,6 @@ cdef inline void _gemm(char trans_a, char trans_b, int M, int N, int K, floating
     else:
         dgemm(&trans_b, &trans_a, &N, &M, &K, &alpha, <double *>B, &ldb, <double *>A, &lda,
               &beta, C, &ldc)
-
-
-cdef void _add_bias_activate(int activation, floating *Z, const floating *b,
-                             Py_ssize_t m, Py_ssize_t n) noexcept nogil:
-    """Z ← act(Z + b) in place, b broadcast over the m rows of Z (m, n)."""
-    cdef Py_ssize_t i, j
-    if activation == _SIGMOID:
-        for i in range(m):
-            for j in range(n):
-                Z[i * n + j] = _sigmoid(Z[i * n + j] + b[j])
-
-
-cdef void _times_activation_prime(int activation, floating *D, const floating *A,
-                                  Py_ssize_t size) noexcept nogil:
-    """D ⊙= act'(Z), computed from the activations A = act(Z)."""
-    cdef Py_ssize_t i
-    if activation == _SIGMOID:
-        for i in range(size):
-            D[i] = _times_sigmoid_prime(D[i], A[i])
-
-
-cdef void _output_delta(int output_delta, floating *D, const floating *A, const floating *Y,
-                        Py_ssize_t size) noexcept nogil:
-    """D = ∂C/∂Z of the output layer, from its activations A and the targets Y."""
-    cdef Py_ssize_t i
-    if output_delta == _DELTA_CANONICAL:
-        for i in range(size):
-            D[i] = A[i] - Y[i]
-    elif output_delta == _DELTA_QUADRATIC_SIGMOID:
-        for i in range(size):
-            D[i] = _times_sigmoid_prime(A[i] - Y[i], A[i])
 
 
 cdef void _update_biases(floating *b, const floating *D, Py_ssize_t m, Py_ssize_t n,
@@ -263,6 +351,7 @@ cdef void _step(const floating *X, const floating *Y, Py_ssize_t m, _Layer *laye
         _update_biases(<floating *>layer.b, <floating *>layer.D, m, layer.n_out, scale)
 
 
+
 cdef void _epoch(const floating *X, const floating *Y, const int64_t *order, Py_ssize_t n_order,
                  Py_ssize_t batch_size, floating *X_batch, floating *Y_batch, _Layer *layers,
                  Py_ssize_t n_layers, int output_delta, double eta, floating decay) noexcept nogil:
@@ -287,24 +376,14 @@ cdef void _epoch(const floating *X, const floating *Y, const int64_t *order, Py_
         start += m
 
 
-cdef tuple _shape(const floating[:, ::1] a):
-    return (a.shape[0], a.shape[1])
-
-
-cdef _supported(str name, value, dict table):
-    """table[value], or a ValueError naming the argument."""
-    if value not in table:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, table))}, got {value!r}")
-    return table[value]
-
-
 def fused_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
                 Py_ssize_t batch_size, double eta, double decay, weights, biases, activations,
                 output_delta, floating[:, ::1] X_batch, floating[:, ::1] Y_batch, A, D):
     """One epoch of mini-batch SGD over the rows of X in the given order, in place.
 
     IN: X (n_samples, n_0), Y (n_samples, n_L), order (n,) int64 row indices, batch_size,
-    eta, decay, activations (one name per layer), output_delta (a kernel name).
+    eta, decay, activations (one name per layer), output_delta (the activation whose
+    derivative multiplies A - Y: the output's, or "identity" for a canonical cost).
     IN/OUT: weights[l] (n_{l+1}, n_l), biases[l] (n_{l+1}, 1).
     Buffers, contents on return unspecified, with rows >= min(batch_size, n):
     X_batch (rows, n_0), Y_batch (rows, n_L), A[l] and D[l] (rows, n_{l+1}).
@@ -315,7 +394,7 @@ def fused_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_
     activations = tuple(activations)
     cdef Py_ssize_t n_layers = len(weights), n_order = order.shape[0]
     cdef Py_ssize_t rows = min(batch_size, n_order), n_in, n_out, l, i, bad = -1
-    cdef int delta_code = _supported("output_delta", output_delta, FUSED_OUTPUT_DELTAS)
+    cdef int delta_code = _code("output_delta", output_delta, needs_prime=True)
     cdef floating[:, ::1] w, b, a, d
     cdef _Layer *layers
     if batch_size < 1:
@@ -356,7 +435,7 @@ def fused_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_
                 raise ValueError(f"A[{l}], D[{l}]: expected shape (>= {rows}, {n_out}) each, got "
                                  f"{_shape(a)} and {_shape(d)}")
             layers[l].n_in, layers[l].n_out = n_in, n_out
-            layers[l].activation = _supported(f"activations[{l}]", activations[l], FUSED_ACTIVATIONS)
+            layers[l].activation = _code(f"activations[{l}]", activations[l], needs_prime=l < n_layers - 1)
             layers[l].W, layers[l].b, layers[l].A, layers[l].D = &w[0, 0], &b[0, 0], &a[0, 0], &d[0, 0]
             n_in = n_out
         if n_in != Y.shape[1]:

@@ -1,72 +1,60 @@
 """The NumPy twin of every compiled kernel in ``_core.pyx``: the definitions.
 
-Each function has the same name and signature as its compiled twin and writes into a
-caller-given array (``out``, or the first argument for the ``inplace_`` kernels).
-Arrays are 2-D, C-contiguous, float32 or float64, all of one dtype; rows are samples.
+Each public name has the same name and signature as its compiled twin and writes into a
+caller-given array (``out``, or the first argument for the ``inplace_`` and ``_update``
+kernels).  Arrays are C-contiguous, float32 or float64, all of one dtype; rows are samples.
+The formulas of the activations are ``functions.ACTIVATIONS``; these kernels apply them.
 
-The compiled kernels allocate nothing.  NumPy has no fused multiply, so a few of these
-twins make one small temporary; they are the readable reference, and the parity tests
-hold the compiled side to them.
+The compiled kernels allocate nothing.  NumPy has no fused multiply-add, so some twins make
+a small temporary; they are the readable reference, and the parity tests hold the compiled
+side to them.
 """
 import numpy as np
 
-from . import functions as _functions   # private: every public name here is a twinned kernel
+from . import functions as _functions   # private: every public name here has a compiled twin
+
+# The activations the kernels compute, by name (the compiled module maps them to codes).
+ACTIVATIONS = _functions.ACTIVATIONS
 
 
-def sigmoid(Z, out):
-    """out = σ(Z) = 1 / (1 + exp(-Z)), elementwise.
-
-    Computed as exp(-log(1 + exp(-Z))) with ``logaddexp``, which never overflows and keeps
-    full relative precision in both tails (σ(-30) ≈ 9.4e-14 is exact to the last bits,
-    where 0.5 + 0.5·tanh(Z/2) would keep only about 3 digits).
-
-    Z, out : ndarray of shape (n_samples, n_units); ``out`` may be ``Z``.
-    """
-    np.negative(Z, out=out)
-    np.logaddexp(0.0, out, out=out)
-    np.negative(out, out=out)
-    np.exp(out, out=out)
+def _activation(name, activation, needs_prime=False):
+    """ACTIVATIONS[activation], or a ValueError naming the argument."""
+    choices = [a for a, f in ACTIVATIONS.items() if f.hidden_ok or not needs_prime]
+    if activation not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {activation!r}")
+    return ACTIVATIONS[activation]
 
 
-def add_bias_sigmoid(Z, b, out):
-    """out = σ(Z + b), b broadcast over the rows: the forward step after the GEMM.
+def inplace_add_bias_activate(Z, b, activation):
+    """Z ← f(Z + b), b broadcast over the rows: the forward step after the GEMM.
 
-    Z, out : ndarray of shape (n_samples, n_units); ``out`` may be ``Z``.
+    Z : ndarray of shape (n_samples, n_units), updated in place
     b : ndarray of shape (n_units,)
+    activation : a name in ACTIVATIONS
     """
-    np.add(Z, b, out=out)
-    sigmoid(out, out)
+    f = _activation("activation", activation)
+    Z += b
+    f.apply(Z)
 
 
-def sigmoid_prime(A, out):
-    """out = σ'(Z) computed from the activation A = σ(Z): σ' = A (1 - A).
+def inplace_mul_activation_prime(D, A, activation):
+    """D ⊙= f'(Z) computed from A = f(Z): the hidden-layer delta, in place on the GEMM result Δ·W.
 
-    The forward pass already has A, so the derivative costs two flops instead of an exp.
+    D, A : ndarray of shape (n_samples, n_units)
     """
-    np.subtract(1.0, A, out=out)
-    np.multiply(out, A, out=out)
+    _activation("activation", activation, needs_prime=True).mul_prime(D, A)
 
 
-def inplace_mul_sigmoid_prime(D, A):
-    """D ⊙= A (1 - A): the hidden-layer delta, applied in place to the GEMM result Δ·W."""
-    np.multiply(D, A, out=D)
-    D *= 1.0 - A
+def output_delta(A, Y, out, activation):
+    """out = (A - Y) ⊙ f'(Z): the output layer's delta ∂C/∂Z.
 
-
-def delta_quadratic_sigmoid(A, Y, out):
-    """out = (A - Y) ⊙ A (1 - A): output delta of the quadratic cost with sigmoid outputs."""
+    With the quadratic cost, f is the output activation; for a cost paired with its
+    canonical output (cross-entropy with sigmoid, log-likelihood with softmax) the
+    derivatives cancel and ``activation`` is "identity": out = A - Y.
+    """
+    f = _activation("activation", activation, needs_prime=True)
     np.subtract(A, Y, out=out)
-    np.multiply(out, A, out=out)
-    out *= 1.0 - A
-
-
-def delta_canonical(A, Y, out):
-    """out = A - Y: output delta of a cost paired with its canonical output activation.
-
-    Cross-entropy with sigmoid, log-likelihood with softmax and quadratic with identity
-    outputs all have this delta: the activation's derivative cancels against the cost's.
-    """
-    np.subtract(A, Y, out=out)
+    f.mul_prime(out, A)
 
 
 def sum_rows(D, out):
@@ -89,102 +77,74 @@ def sgd_update(P, G, scale, decay):
     P -= scale * G
 
 
+def momentum_update(P, V, G, mu, scale, decay, nesterov):
+    """V ← μ V - scale · G, then P ← decay · P + V (or + μ V - scale · G with Nesterov).
 
-# -- The fused epoch's twin, and the batched step it loops over --------------------------
-#
-# fused_epoch is defined as the batched engine's math, so that math is written once, here,
-# over a set of kernels (a ``functions.Bound``): the twin runs it with this module's
-# kernels, engines.Batched with the active backend's.  The GEMMs are NumPy's in both.  The
-# helpers are private only because every public name of this module has a compiled twin.
-
-# What the twin supports, by name: every activation in the table, every output-delta kernel.
-FUSED_ACTIVATIONS = _functions.ACTIVATIONS
-FUSED_OUTPUT_DELTAS = {f.__name__: f for f in (delta_canonical, delta_quadratic_sigmoid)}
-
-
-def _backprop_matrix(fns, X, Y, weights, biases, A, D, nabla_w, nabla_b):
-    """Forward and backward over one mini-batch, rows are samples (DESIGN.md §3).
-
-    fns : functions.Bound, the kernels to use.
-    X : (m, n_0) and Y : (m, n_L), the mini-batch.  weights[l] : (n_{l+1}, n_l) and
-    biases[l] : (n_{l+1},), read only.  A[l], D[l] : (m, n_{l+1}), the activations and
-    deltas, written.  nabla_w[l] like weights[l], nabla_b[l] : (n_{l+1},), written: the
-    gradients summed over the rows.
+    The book's momentum-based gradient descent (chapter 3), with ``scale = eta / m``.
+    Nesterov's look-ahead is in the reparametrized form (Sutskever et al. 2013): P holds the
+    look-ahead point, so the gradient is taken where it already is.
+    V : the velocity, shaped like P, kept by the optimizer between steps.
     """
-    A_prev = X
-    for A_l, w, b, add_bias_apply in zip(A, weights, biases, fns.add_bias_apply):
-        np.matmul(A_prev, w.T, out=A_l)          # Z_l = A_{l-1} · W_lᵀ
-        add_bias_apply(A_l, b, A_l)              # A_l = σ(Z_l + b_l), in place
-        A_prev = A_l
-    fns.output_delta(A[-1], Y, D[-1])
-    for layer in range(len(A) - 1, -1, -1):
-        A_prev = A[layer - 1] if layer else X
-        np.matmul(D[layer].T, A_prev, out=nabla_w[layer])   # ∇W_l = Δ_lᵀ · A_{l-1}
-        fns.sum_rows(D[layer], nabla_b[layer])              # ∇b_l = Σ_rows Δ_l
-        if layer:   # no delta is needed for the input layer
-            np.matmul(D[layer], weights[layer], out=D[layer - 1])
-            fns.inplace_mul_prime[layer - 1](D[layer - 1], A[layer - 1])
+    V *= mu
+    V -= scale * G
+    if decay != 1.0:
+        P *= decay
+    if nesterov:
+        P += mu * V - scale * G
+    else:
+        P += V
 
 
-def _update(fns, weights, biases, nabla_w, nabla_b, scale, decay):
-    """w ← decay · w - scale · ∇w and b ← b - scale · ∇b (biases are not decayed)."""
-    for w, b, nw, nb in zip(weights, biases, nabla_w, nabla_b):
-        fns.sgd_update(w, nw, scale, decay)
-        fns.sgd_update(b, nb, scale, 1.0)
+def adam_update(P, M, V, G, scale, beta1, beta2, step_size, epsilon, decay):
+    """Adam (Kingma & Ba 2015) on the mean gradient g = scale · G:
+
+    M ← β1 M + (1 - β1) g;  V ← β2 V + (1 - β2) g²;  P ← decay · P - step_size · M / (√V + ε)
+
+    with ``step_size = eta · √(1 - β2^t) / (1 - β1^t)`` folding in the bias corrections (the
+    paper's efficient form).  Weight decay is decoupled from the adaptive step (AdamW).
+    """
+    g = scale * G
+    M *= beta1
+    M += (1.0 - beta1) * g
+    V *= beta2
+    V += (1.0 - beta2) * (g * g)
+    if decay != 1.0:
+        P *= decay
+    P -= step_size * (M / (np.sqrt(V) + epsilon))
 
 
-def _sgd_epoch(fns, X, Y, order, batch_size, eta, decay, weights, biases,
-              X_batch, Y_batch, A, D, nabla_w, nabla_b):
-    """fused_epoch with the kernels ``fns`` (a functions.Bound) in place of names."""
-    biases_flat = [b.reshape(-1) for b in biases]        # views, made once per epoch
-    nabla_b_flat = [nb.reshape(-1) for nb in nabla_b]
-
-    def first(m):   # the buffers' first m rows: views, C-contiguous as the buffers are
-        return X_batch[:m], Y_batch[:m], [a[:m] for a in A], [d[:m] for d in D]
-
-    full = first(min(batch_size, len(order)))
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        m = len(rows)
-        X_m, Y_m, A_m, D_m = full if m == len(full[0]) else first(m)   # the last may be short
-        # mode="clip" lets take write straight into the buffer ("raise" buffers a copy);
-        # the rows come from a permutation, so they are in range anyway.
-        np.take(X, rows, axis=0, out=X_m, mode="clip")
-        np.take(Y, rows, axis=0, out=Y_m, mode="clip")
-        _backprop_matrix(fns, X_m, Y_m, weights, biases_flat, A_m, D_m, nabla_w, nabla_b_flat)
-        _update(fns, weights, biases, nabla_w, nabla_b, eta / m, decay)
-
-
-def _supported(name, value, table):
-    """table[value], or a ValueError naming the argument."""
-    if value not in table:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, table))}, got {value!r}")
-    return table[value]
+def l1_shrink(P, amount):
+    """P ← P - amount · sign(P): the L1 penalty's step (network2's exercise: w - (ηλ/n) sgn(w))."""
+    P -= amount * np.sign(P)
 
 
 def fused_epoch(X, Y, order, batch_size, eta, decay, weights, biases, activations, output_delta,
                 X_batch, Y_batch, A, D):
     """One epoch of mini-batch SGD over the rows of X in the given order, in place.
 
-    For each mini-batch of ``order`` (the last one may be short): gather its rows into
-    X_batch/Y_batch, forward, output delta, backward, and update every layer,
-    w ← decay · w - (eta/m) ∇w and b ← b - (eta/m) ∇b.
+    For each mini-batch of ``order`` (the last one may be short): gather its rows, forward,
+    output delta, backward, and update every layer, w ← decay · w - (eta/m) ∇w and
+    b ← b - (eta/m) ∇b.  That is the batched engine's epoch with plain SGD, so this
+    definition runs exactly that (``engines.Batched``) with this module's kernels.
 
     X : (n_samples, n_0) and Y : (n_samples, n_L);  order : (n,) int, row indices.
     weights[l] : (n_{l+1}, n_l) and biases[l] : (n_{l+1}, 1), updated in place.
-    activations : one name per layer, from FUSED_ACTIVATIONS;  output_delta : the name of an
-    output-delta kernel, from FUSED_OUTPUT_DELTAS.
-    Buffers, contents on return unspecified, with rows >= min(batch_size, n):
-    X_batch (rows, n_0), Y_batch (rows, n_L), A[l] and D[l] (rows, n_{l+1}).
-
-    The compiled kernel folds each weight update into the GEMM of its gradient, so it takes
-    no gradient buffers; this definition makes them, once per call.
+    activations : one name per layer, from ACTIVATIONS;  output_delta : the activation whose
+    derivative multiplies A - Y ("identity" for a canonical cost), as in ``output_delta``.
+    X_batch (rows, n_0), Y_batch (rows, n_L), A[l] and D[l] (rows, n_{l+1}): the compiled
+    kernel's scratch buffers; the engine used here keeps its own.
     """
-    layers = [_supported(f"activations[{l}]", a, FUSED_ACTIVATIONS) for l, a in enumerate(activations)]
-    per_layer = {field: [globals()[getattr(a, field)] for a in layers]
-                 for field in ("apply", "add_bias_apply", "inplace_mul_prime")}
-    fns = _functions.Bound(**per_layer,
-                          output_delta=_supported("output_delta", output_delta, FUSED_OUTPUT_DELTAS),
-                          sum_rows=sum_rows, sgd_update=sgd_update)
-    _sgd_epoch(fns, X, Y, order, batch_size, eta, decay, weights, biases, X_batch, Y_batch, A, D,
-               [np.empty_like(w) for w in weights], [np.empty_like(b) for b in biases])
+    import sys
+
+    from . import engines, optimizers   # here: engines imports this module
+
+    if len(activations) != len(weights):
+        raise ValueError(f"activations: expected one name per layer ({len(weights)}), got {len(activations)}")
+    for layer, name in enumerate(activations):
+        _activation(f"activations[{layer}]", name, needs_prime=layer < len(weights) - 1)
+    _activation("output_delta", output_delta, needs_prime=True)
+    kernels = sys.modules[__name__]
+    sgd = optimizers.SGD(kernels, weights, biases, eta)
+    sgd.decay = decay   # given as the compiled kernel takes it, rather than from lmbda and n
+    runner = engines.Batched(weights, biases, list(activations), output_delta, kernels, sgd)
+    runner.epoch(X, Y, order, batch_size)

@@ -6,12 +6,11 @@ Public parameter shapes follow the book's ``network.py`` so its code runs unchan
 samples, as NumPy and scikit-learn do.
 """
 import numbers
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _backend, engines, functions
+from . import _backend, engines, functions, optimizers, training
+from .training import METRICS, History, Options
 from ._validation import (
     check_choice,
     check_number,
@@ -23,23 +22,7 @@ from ._validation import (
 )
 
 DTYPES = ("float64", "float32")
-INITS = ("large", "scaled")
-
-
-@dataclass
-class History:
-    """What ``fit`` did: which engine and backend ran, and the per-epoch metrics it kept.
-
-    Lists hold one value per epoch; a metric that was not asked for stays empty.
-    """
-
-    engine: str
-    backend: str
-    epoch_seconds: list = field(default_factory=list)
-    training_cost: list = field(default_factory=list)
-    training_accuracy: list = field(default_factory=list)
-    evaluation_cost: list = field(default_factory=list)
-    evaluation_accuracy: list = field(default_factory=list)
+INITS = ("large", "scaled", "glorot", "he")
 
 
 class Network:
@@ -49,16 +32,20 @@ class Network:
     ----------
     sizes : list of int
         Units per layer, input first: ``[784, 30, 10]``.
-    cost : {"quadratic", "cross_entropy"} or a ``functions.Cost``
-        The book's ``QuadraticCost`` (network.py) or ``CrossEntropyCost`` (network2.py).
-    activation : "sigmoid", or a list of names, one per hidden layer
-        Hidden-layer activation.
-    output_activation : None or "sigmoid"
-        None means what the cost implies.
-    init : None, "large" or "scaled"
+    cost : {"quadratic", "cross_entropy", "log_likelihood"} or a ``functions.Cost``
+        The book's ``QuadraticCost`` (network.py), ``CrossEntropyCost`` (network2.py), or the
+        log-likelihood of chapter 3 (with a softmax output layer).  The chosen cost is
+        ``net.cost_function``; ``net.cost(X, y)`` evaluates it.
+    activation : {"sigmoid", "tanh", "relu", "identity"}, or a list of them, one per hidden layer
+    output_activation : None, "sigmoid", "tanh", "relu", "identity" or "softmax"
+        None means what the cost implies: sigmoid for the quadratic and cross-entropy costs,
+        softmax for log-likelihood.  Use "identity" with the quadratic cost for regression.
+    init : None, "large", "scaled", "glorot" or "he"
         "large" draws weights and biases from N(0, 1) (network.py); "scaled" draws weights
-        from N(0, 1/n_in) (network2.py's default).  None: "large" for the quadratic cost, so
-        book code behaves as in the book, "scaled" otherwise.
+        from N(0, 1/n_in) (network2.py's default), biases from N(0, 1).  "glorot" draws weights
+        from N(0, 2/(n_in + n_out)) and "he" from N(0, 2/n_in), both with zero biases, as is usual
+        for tanh and ReLU layers.  None: "large" for the quadratic cost, so book code behaves as
+        in the book, "scaled" otherwise.
     dtype : "float64" or "float32"
     seed : int or None
         Seeds the initial parameters and the shuffling of every later ``fit``.
@@ -76,9 +63,15 @@ class Network:
             hidden = [_lookup(f"activation[{i}]", a, functions.ACTIVATIONS) for i, a in enumerate(activation)]
         else:
             hidden = [_lookup("activation", activation, functions.ACTIVATIONS)] * n_hidden
-        output = _lookup("output_activation", output_activation or "sigmoid", functions.ACTIVATIONS)
+        output = _lookup("output_activation", output_activation or self.cost_function.default_output,
+                         functions.ACTIVATIONS)
+        for i, a in enumerate(hidden):
+            if not a.hidden_ok:
+                raise ValueError(f"activation: {a.name!r} is for the output layer only (it has no elementwise "
+                                 f"derivative); expected one of "
+                                 f"{', '.join(repr(n) for n, f in functions.ACTIVATIONS.items() if f.hidden_ok)}")
         self.activations = hidden + [output]
-        functions.output_delta_kernel(self.cost_function, output)   # reject unsupported pairs now, not mid-fit
+        functions.output_delta_activation(self.cost_function, output)   # refuse an unsupported pair now
         self.dtype = np.dtype(check_choice("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES))
         self._rng = np.random.default_rng(seed)
         if init is None:
@@ -113,11 +106,13 @@ class Network:
         # The book's order: every bias vector, then every weight matrix.  Drawn in float64
         # and cast, so float32 and float64 networks from one seed start at the same point.
         rng = self._rng
-        self.biases = [rng.standard_normal((n, 1)).astype(self.dtype) for n in self.sizes[1:]]
-        self.weights = [
-            (rng.standard_normal((n_out, n_in)) / (np.sqrt(n_in) if init == "scaled" else 1.0)).astype(self.dtype)
-            for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])
-        ]
+        random_biases = init in ("large", "scaled")
+        self.biases = [(rng.standard_normal((n, 1)) if random_biases else np.zeros((n, 1))).astype(self.dtype)
+                       for n in self.sizes[1:]]
+        std = {"large": lambda n_in, n_out: 1.0, "scaled": lambda n_in, n_out: 1 / np.sqrt(n_in),
+               "glorot": lambda n_in, n_out: np.sqrt(2 / (n_in + n_out)), "he": lambda n_in, n_out: np.sqrt(2 / n_in)}[init]
+        self.weights = [(rng.standard_normal((n_out, n_in)) * std(n_in, n_out)).astype(self.dtype)
+                        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
 
     def default_weight_initializer(self):
         """network2's default: weights N(0, 1/n_in), biases N(0, 1)."""
@@ -170,90 +165,106 @@ class Network:
 
     # -- training ------------------------------------------------------------------
 
-    def fit(self, X, y, epochs, batch_size, eta, lmbda=0.0, engine="auto",
-            validation_data=None, seed=None, verbose=0):
-        """Train by mini-batch SGD.
+    def fit(self, X, y, epochs, batch_size, eta, lmbda=0.0, l1=0.0, optimizer="sgd", momentum=0.9,
+            engine="auto", validation_data=None, sample_weight=None, callbacks=(), schedule="constant",
+            patience=10, early_stopping=False, monitor=None, on_divergence="raise", verbose=0, seed=None):
+        """Train by mini-batch gradient descent.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_inputs)
         y : array-like of shape (n_samples,) with integer labels, or (n_samples, n_outputs)
         epochs, batch_size : int
-        eta : float, the learning rate
-        lmbda : float, L2 regularization (network2's weight decay; biases are not decayed)
-        engine : {"auto", "batched", "per_sample"}
+        eta : float
+            The learning rate (Adam's step size α).
+        lmbda, l1 : float
+            L2 (network2's weight decay) and L1 regularization; biases are not regularized.
+        optimizer : {"sgd", "momentum", "nesterov", "adam"}
+        momentum : float in [0, 1), for "momentum" and "nesterov"
+        engine : {"auto", "fused", "batched", "per_sample"}
+            "auto" picks the fastest engine that supports the configuration.
         validation_data : (X_val, y_val), optional; evaluated after every epoch
-        seed : int, optional; seeds the shuffling (default: the network's own generator)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights: each sample's gradient is multiplied by its weight (weight 2
+            counts like two copies of the sample).
+        callbacks : callables ``f(epoch, history, net)`` called after every epoch; one that
+            returns True stops training.
+        schedule : {"constant", "halving", "invscaling", "adaptive"}
+            "halving" is the book's: halve eta whenever ``patience`` epochs pass without
+            improvement, and stop once it falls below eta/128.  "invscaling": eta/√(epoch+1).
+            "adaptive": divide by 5 after 2 epochs without improvement, as scikit-learn does.
+            Improvement is of validation accuracy when there is validation data, else of the
+            training cost.
+        patience : int, epochs without improvement that count as a stall
+        early_stopping : bool
+            Stop after ``patience`` epochs without improvement and restore the best weights.
+        monitor : iterable of {"training_cost", "training_accuracy", "evaluation_cost",
+            "evaluation_accuracy"}, optional; default: the evaluation metrics when there is
+            validation data.
+        on_divergence : {"raise", "stop"}
+            When the weights or cost become NaN or infinite, the network goes back to its
+            weights from the end of the last good epoch, and training raises
+            ``DivergenceError`` ("raise") or returns with ``history.stop_reason == "diverged"``.
         verbose : int; 1 prints a line per epoch
+        seed : int, optional; seeds the shuffling (default: the network's own generator)
 
         Returns
         -------
-        History: the engine and backend that ran and the per-epoch metrics.
+        History: the engine and backend that ran, the per-epoch metrics, why training stopped.
         """
+        options = Options(epochs, batch_size, eta, lmbda, l1, optimizer, momentum, engine, schedule,
+                          patience, early_stopping, on_divergence)
         X, Y = self._check_data(X, y)
         evaluation = None if validation_data is None else self._check_evaluation_data(validation_data, "validation_data")
-        monitor = {"evaluation_cost", "evaluation_accuracy"} if evaluation is not None else set()
+        if monitor is None:
+            monitor = ("evaluation_cost", "evaluation_accuracy") if evaluation is not None else ()
+        monitor = [check_choice("monitor", m, METRICS) for m in monitor]
+        if evaluation is None and any(m.startswith("evaluation") for m in monitor):
+            raise ValueError("validation_data: expected data to monitor evaluation metrics, got None")
 
-        def report(epoch, history):
-            if verbose:
-                line = f"Epoch {epoch}: {history.epoch_seconds[-1]:.3f} s"
-                if evaluation is not None:
-                    line += f", validation accuracy {history.evaluation_accuracy[-1]:.4f}"
-                print(line, flush=True)
+        def report(epoch, history, net):
+            line = f"Epoch {epoch}: eta {history.eta[-1]:g}, {history.epoch_seconds[-1]:.3f} s"
+            for m in monitor:
+                line += f", {m.replace('_', ' ')} {getattr(history, m)[-1]:.4f}"
+            print(line, flush=True)
 
-        return self._train(X, Y, epochs, batch_size, eta, lmbda, engine, seed,
-                           monitor=monitor, evaluation=evaluation, on_epoch=report)
+        return training.train(self, X, Y, options, sample_weight=self._check_sample_weight(sample_weight, len(X)),
+                              evaluation=evaluation, monitor=monitor, seed=seed,
+                              callbacks=tuple(callbacks) + ((report,) if verbose else ()))
 
-    def partial_fit(self, X, y, eta=None, batch_size=None, lmbda=None, engine=None):
+    def _check_sample_weight(self, sample_weight, n_samples):
+        if sample_weight is None:
+            return None
+        from ._validation import as_float_array
+        weights = as_float_array("sample_weight", sample_weight, self.dtype)
+        if weights.shape != (n_samples,) or np.any(weights < 0):
+            raise ValueError(f"sample_weight: expected {n_samples} non-negative weights (one per sample), "
+                             f"got shape {weights.shape}" + (" with negative values" if np.any(weights < 0) else ""))
+        return weights
+
+    def partial_fit(self, X, y, eta=None, batch_size=None, lmbda=None, optimizer=None, sample_weight=None):
         """One pass over the given rows, in their order: for streaming mini-batches.
 
-        ``batch_size`` defaults to all the rows (one SGD step per call).  ``eta``, ``lmbda``
-        and ``engine`` default to those of the last ``fit`` or ``partial_fit``; ``eta`` must be
-        given the first time.  L2 decay uses n = len(X), the rows this call sees.
+        ``batch_size`` defaults to all the rows (one step per call).  ``eta``, ``lmbda`` and
+        ``optimizer`` default to those of the last ``fit`` or ``partial_fit``; ``eta`` must be
+        given the first time.  An optimizer's state (momentum, Adam's moments) carries over
+        from call to call while those settings stay the same.  L2 decay uses n = len(X).
         """
-        last = getattr(self, "_last_training", {"lmbda": 0.0, "engine": "auto"})
-        eta = last.get("eta") if eta is None else eta
-        if eta is None:
+        last = self._last_options
+        if eta is None and last is None:
             raise ValueError("eta: expected a learning rate on the first partial_fit, got None")
         X, Y = self._check_data(X, y)
-        return self._train(X, Y, 1, len(X) if batch_size is None else batch_size, eta,
-                           last["lmbda"] if lmbda is None else lmbda,
-                           last["engine"] if engine is None else engine, None,
-                           monitor=set(), evaluation=None, on_epoch=lambda epoch, history: None, shuffle=False)
+        options = Options(1, len(X) if batch_size is None else batch_size,
+                          last.eta if eta is None else eta,
+                          lmbda=(last.lmbda if last else 0.0) if lmbda is None else lmbda,
+                          optimizer=(last.optimizer if last else "sgd") if optimizer is None else optimizer,
+                          engine=last.engine if last else "auto")
+        return training.train(self, X, Y, options, sample_weight=self._check_sample_weight(sample_weight, len(X)),
+                              shuffle=False, stream=True)
 
-    def _train(self, X, Y, epochs, batch_size, eta, lmbda, engine, seed, monitor, evaluation, on_epoch,
-               shuffle=True):
-        """The one training loop behind ``fit``, ``partial_fit`` and ``SGD``: shuffle, run the
-        engine, record."""
-        epochs = check_number("epochs", epochs, low=0, integer=True)
-        batch_size = check_number("batch_size", batch_size, low=1, integer=True)
-        eta = check_number("eta", eta, low=0, low_inclusive=False)
-        lmbda = check_number("lmbda", lmbda, low=0)
-        check_choice("engine", engine, engines.ENGINE_CHOICES)
-        self._check_parameters()
-        runner = engines.make(engine, self)
-        self._last_training = {"eta": eta, "lmbda": lmbda, "engine": engine}
-        rng = self._rng if seed is None else np.random.default_rng(seed)
-        n = len(X)
-        decay = 1.0 - eta * lmbda / n
-        history = History(engine=runner.name, backend=_backend.name)
-        for epoch in range(epochs):
-            started = time.perf_counter()
-            # One permutation per epoch, drawn here rather than in the engine, so every
-            # engine visits the samples in the same order from the same seed.
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            runner.epoch(X, Y, order, batch_size, eta, decay)
-            history.epoch_seconds.append(time.perf_counter() - started)
-            self._record(history, monitor, lmbda, (X, Y), evaluation)
-            on_epoch(epoch, history)
-        return history
-
-    def _record(self, history, monitor, lmbda, training, evaluation):
-        for prefix, data in (("training", training), ("evaluation", evaluation)):
-            if f"{prefix}_cost" in monitor:
-                getattr(history, f"{prefix}_cost").append(self._cost(*data, lmbda))
-            if f"{prefix}_accuracy" in monitor:
-                getattr(history, f"{prefix}_accuracy").append(self._n_correct(*data) / len(data[0]))
+    @property
+    def _last_options(self):
+        return getattr(self, "_options", None)
 
     # -- inference -----------------------------------------------------------------
 
@@ -296,17 +307,14 @@ class Network:
         """
         X, Y = self._check_data(X, Y, "X", "Y")
         self._check_parameters()
-        check_choice("engine", engine, tuple(engines.ENGINES))
-        runner = engines.make(engine, self)
-        if engine == "batched":
-            return runner.gradients(X, Y)
-        return runner.batch_gradients(X, Y, range(len(X)))
+        check_choice("engine", engine, ("batched", "per_sample"))
+        return engines.ENGINES[engine].for_network(self).gradients(X, Y)
 
     def backprop(self, x, y):
         """The book's per-sample gradients: x (n_inputs, 1), y (n_outputs, 1) or an int label."""
         X, Y = self._check_data(np.reshape(x, (1, -1)), np.reshape(y, (1, -1)) if np.ndim(y) else [y], "x", "y")
         self._check_parameters()
-        return engines.PerSample(self).backprop(X.reshape(-1, 1), Y.reshape(-1, 1))
+        return engines.PerSample.for_network(self).backprop(X.reshape(-1, 1), Y.reshape(-1, 1))
 
     # -- the book's names ----------------------------------------------------------
 
@@ -323,24 +331,24 @@ class Network:
     def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None):
         """The book's single step on a list of (x, y) pairs (network2's lmbda and n too)."""
         X, Y = self._check_book_data(mini_batch, "mini_batch")
-        eta = check_number("eta", eta, low=0, low_inclusive=False)
-        lmbda = check_number("lmbda", lmbda, low=0)
+        options = Options(1, len(X), eta, lmbda)
         n = len(X) if n is None else check_number("n", n, low=1, integer=True)
         self._check_parameters()
-        runner = engines.make("batched", self)
-        nabla_b, nabla_w = runner.gradients(X, Y)
-        runner.update(nabla_b, nabla_w, eta / len(X), 1.0 - eta * lmbda / n)
+        runner = engines.Batched.for_network(self, optimizers.SGD(_backend.kernels, self.weights, self.biases,
+                                                                   options.eta, lmbda=options.lmbda, n=n))
+        runner.epoch(X, Y, np.arange(len(X)), len(X))
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, lmbda=0.0,
             evaluation_data=None, monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False, engine="auto", seed=None):
+            monitor_training_cost=False, monitor_training_accuracy=False, **fit_options):
         """The book's SGD: network.py's signature and printout, and network2's options.
 
         ``training_data`` is the book's list (or zip) of (x, y) pairs.  With ``test_data``
         it prints "Epoch j: correct / total" after each epoch, as network.py does.  A number
         in the fifth place is network2's ``lmbda``.  Returns network2's four lists:
         (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy), the
-        accuracies as counts of correct samples, as the book keeps them.
+        accuracies as counts of correct samples, as the book keeps them.  Further keyword
+        arguments (engine, optimizer, schedule, early_stopping, seed, ...) are ``fit``'s.
         """
         if isinstance(test_data, numbers.Real) and not isinstance(test_data, bool):
             lmbda, test_data = test_data, None
@@ -349,11 +357,9 @@ class Network:
         evaluation = None if evaluation_data is None else self._check_book_data(evaluation_data, "evaluation_data")
         flags = {"evaluation_cost": monitor_evaluation_cost, "evaluation_accuracy": monitor_evaluation_accuracy,
                  "training_cost": monitor_training_cost, "training_accuracy": monitor_training_accuracy}
-        monitor = {name for name, on in flags.items() if on}
-        if monitor & {"evaluation_cost", "evaluation_accuracy"} and evaluation is None:
-            raise ValueError("evaluation_data: expected data to monitor, got None")
+        monitor = [name for name, on in flags.items() if on]
 
-        def report(epoch, history):
+        def report(epoch, history, net):
             if test is not None:
                 print(f"Epoch {epoch}: {self._n_correct(*test)} / {len(test[0])}", flush=True)
             else:
@@ -365,8 +371,10 @@ class Network:
                     correct = round(getattr(history, f"{prefix}_accuracy")[-1] * len(data[0]))
                     print(f"Accuracy on {prefix} data: {correct} / {len(data[0])}")
 
-        history = self._train(X, Y, epochs, mini_batch_size, eta, lmbda, engine, seed,
-                              monitor=monitor, evaluation=evaluation, on_epoch=report)
+        callbacks = tuple(fit_options.pop("callbacks", ())) + (report,)
+        history = self.fit(X, Y, epochs, mini_batch_size, eta, lmbda=lmbda,
+                           validation_data=None if evaluation is None else evaluation,
+                           monitor=monitor, callbacks=callbacks, **fit_options)
         counts = lambda fractions, data: [round(f * len(data[0])) for f in fractions]  # noqa: E731
         return (history.evaluation_cost,
                 counts(history.evaluation_accuracy, evaluation) if evaluation is not None else [],

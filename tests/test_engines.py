@@ -7,6 +7,7 @@ import pytest
 from conftest import RTOL_LONG
 
 import matnet
+from matnet import functions
 
 
 def _data(rng, sizes, n=13):
@@ -19,11 +20,19 @@ def _flat(nabla_b, nabla_w):
     return np.concatenate([p.ravel() for p in nabla_b + nabla_w])
 
 
+PAIRS = [("quadratic", "sigmoid"), ("quadratic", "tanh"), ("quadratic", "relu"), ("quadratic", "identity"),
+         ("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")]
+HIDDEN = [a for a, f in functions.ACTIVATIONS.items() if f.hidden_ok]
+
+
 @pytest.mark.parametrize("sizes", [[5, 4, 3], [7, 6, 5, 4]])
-@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
-def test_gradients_equal_summed_backprop_and_finite_differences(rng, sizes, cost):
-    net = matnet.Network(sizes, cost=cost, seed=1)
+@pytest.mark.parametrize("cost, output", PAIRS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_gradients_equal_summed_backprop_and_finite_differences(rng, sizes, cost, output, hidden):
+    net = matnet.Network(sizes, cost=cost, activation=hidden, output_activation=output, seed=1)
     X, Y = _data(rng, sizes)
+    if cost == "log_likelihood":
+        Y /= Y.sum(axis=1, keepdims=True)   # targets are distributions over the classes
     batched = _flat(*net.gradients(X, Y))
     per_sample = _flat(*net.gradients(X, Y, engine="per_sample"))
     summed = sum(_flat(*net.backprop(x.reshape(-1, 1), y.reshape(-1, 1))) for x, y in zip(X, Y))
