@@ -47,9 +47,18 @@ def check_sizes(sizes):
     return [int(n) for n in sizes]
 
 
+# Rows checked for NaN and inf at a time: the check then needs a small buffer, not one the
+# size of the data (which may be a memory-mapped file larger than RAM).
+_CHUNK_ROWS = 8192
+
+
 def as_float_array(name, X, dtype):
-    """A numeric array converted to ``dtype``; rejects object, complex, string and bool-less junk,
-    and NaN or inf, naming ``name`` in the error."""
+    """A numeric array as a C-contiguous ``dtype`` array, checked to be finite.
+
+    An array that already is one (a memory-mapped file included) is returned as it is, not
+    copied; anything else is converted.  Object, complex, string and other non-numeric
+    arrays are refused, and so are NaN and inf, naming ``name`` in the error.
+    """
     if isinstance(X, np.ndarray):
         arr = X
     else:
@@ -61,9 +70,12 @@ def as_float_array(name, X, dtype):
         raise TypeError(
             f"{name}: expected a real numeric array (float or integer), got dtype {arr.dtype}"
         )
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr, dtype=dtype)
+    rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 and arr.size else arr.reshape(-1, 1)
+    bad = sum(int(rows[start:start + _CHUNK_ROWS].size - np.count_nonzero(np.isfinite(rows[start:start + _CHUNK_ROWS])))
+              for start in range(0, len(rows), _CHUNK_ROWS))
+    if bad:
         raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
     return arr
 

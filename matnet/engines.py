@@ -21,20 +21,28 @@ import numpy as np
 from . import _backend, functions
 
 
-def forward(net, X):
-    """Outputs of the network for the rows of X.
+# Rows per block in ``forward``: the activations of a block stay small whatever n is.
+_FORWARD_ROWS = 8192
 
-    X : ndarray of shape (n_samples, n_inputs), the network's dtype, C-contiguous.
+
+def forward(net, X):
+    """Outputs of the network for the rows of X, a block of rows at a time.
+
+    X : ndarray of shape (n_samples, n_inputs), the network's dtype, C-contiguous (a
+    memory-mapped file is read block by block, never whole).
     Returns ndarray of shape (n_samples, n_outputs), freshly allocated: safe to call from
     several threads at once on one network.
     """
     kernels = _backend.kernels
-    A = X
-    for w, b, activation in zip(net.weights, net.biases, net.activations):
-        Z = A @ w.T
-        kernels.inplace_add_bias_activate(Z, b.reshape(-1), activation.name)
-        A = Z
-    return A
+    out = np.empty((len(X), net.sizes[-1]), net.dtype)
+    for start in range(0, len(X), _FORWARD_ROWS):
+        A = X[start:start + _FORWARD_ROWS]
+        for w, b, activation in zip(net.weights, net.biases, net.activations):
+            Z = A @ w.T
+            kernels.inplace_add_bias_activate(Z, b.reshape(-1), activation.name)
+            A = Z
+        out[start:start + len(A)] = A
+    return out
 
 
 class _Engine:

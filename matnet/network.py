@@ -166,8 +166,9 @@ class Network:
     # -- training ------------------------------------------------------------------
 
     def fit(self, X, y, epochs, batch_size, eta, lmbda=0.0, l1=0.0, optimizer="sgd", momentum=0.9,
-            engine="auto", validation_data=None, sample_weight=None, callbacks=(), schedule="constant",
-            patience=10, early_stopping=False, monitor=None, on_divergence="raise", verbose=0, seed=None):
+            engine="auto", n_threads=None, validation_data=None, sample_weight=None, callbacks=(),
+            schedule="constant", patience=10, early_stopping=False, monitor=None, on_divergence="raise",
+            verbose=0, seed=None):
         """Train by mini-batch gradient descent.
 
         Parameters
@@ -182,7 +183,12 @@ class Network:
         optimizer : {"sgd", "momentum", "nesterov", "adam"}
         momentum : float in [0, 1), for "momentum" and "nesterov"
         engine : {"auto", "fused", "batched", "per_sample"}
-            "auto" picks the fastest engine that supports the configuration.
+            "auto" picks the fastest engine that supports the configuration: fused for plain
+            SGD without L1 or sample weights, batched otherwise (``history.engine_note`` says why).
+        n_threads : int, optional
+            BLAS threads while training.  Default: BLAS's own (a thread per core), which
+            only large mini-batches use: the GEMMs of a small one are below OpenBLAS's
+            threading threshold and run on one core anyway.
         validation_data : (X_val, y_val), optional; evaluated after every epoch
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights: each sample's gradient is multiplied by its weight (weight 2
@@ -228,8 +234,10 @@ class Network:
                 line += f", {m.replace('_', ' ')} {getattr(history, m)[-1]:.4f}"
             print(line, flush=True)
 
+        if n_threads is not None:
+            n_threads = check_number("n_threads", n_threads, low=1, integer=True)
         return training.train(self, X, Y, options, sample_weight=self._check_sample_weight(sample_weight, len(X)),
-                              evaluation=evaluation, monitor=monitor, seed=seed,
+                              evaluation=evaluation, monitor=monitor, seed=seed, n_threads=n_threads,
                               callbacks=tuple(callbacks) + ((report,) if verbose else ()))
 
     def _check_sample_weight(self, sample_weight, n_samples):

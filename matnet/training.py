@@ -101,7 +101,7 @@ def _finite(net):
 
 
 def train(net, X, Y, options, *, sample_weight=None, evaluation=None, monitor=(), callbacks=(),
-          seed=None, shuffle=True, stream=False):
+          seed=None, shuffle=True, stream=False, n_threads=None):
     """Run ``options.epochs`` epochs of mini-batch training of ``net`` on (X, Y).
 
     X : ndarray (n_samples, n_inputs) and Y : ndarray (n_samples, n_outputs), already checked.
@@ -111,7 +111,18 @@ def train(net, X, Y, options, *, sample_weight=None, evaluation=None, monitor=()
         True stops training.
     stream : partial_fit's calls: keep the optimizer (and its momentum or moments) from the
         previous call while the options and the parameter arrays stay the same.
+    n_threads : BLAS threads while training (threadpoolctl limits NumPy's and SciPy's BLAS,
+        which the fused epoch calls); None leaves BLAS at its default, one thread per core.
     """
+    if n_threads is None:
+        return _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, seed, shuffle, stream)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        return _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, seed, shuffle, stream)
+
+
+def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, seed, shuffle, stream):
     net._check_parameters()
     n = len(X)
     optimizer = _optimizer(net, options, n, stream)

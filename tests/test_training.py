@@ -282,3 +282,17 @@ def test_bad_architecture(bad, message):
     with pytest.raises(ValueError) as info:
         matnet.Network([4, 3, 3, 2], **bad)
     assert message in str(info.value)
+
+
+def test_n_threads_limits_blas_while_training(data):
+    from threadpoolctl import threadpool_info
+
+    X, y = data
+    seen = []
+    net = matnet.Network([6, 4, 3], seed=0)
+    net.fit(X, y, epochs=1, batch_size=10, eta=1.0, n_threads=1,
+            callbacks=[lambda e, h, n: seen.append({i["num_threads"] for i in threadpool_info()
+                                                    if i["user_api"] == "blas"})])
+    assert seen == [{1}]
+    with pytest.raises(ValueError, match="n_threads: expected an integer >= 1"):
+        net.fit(X, y, 1, 10, 1.0, n_threads=0)
