@@ -72,7 +72,7 @@ class Network:
                                  f"{', '.join(repr(n) for n, f in functions.ACTIVATIONS.items() if f.hidden_ok)}")
         self.activations = hidden + [output]
         functions.output_delta_activation(self.cost_function, output)   # refuse an unsupported pair now
-        self.dtype = np.dtype(check_choice("dtype", np.dtype(dtype).name if _is_dtype(dtype) else dtype, DTYPES))
+        self.dtype = _check_dtype(dtype)
         self._rng = np.random.default_rng(seed)
         if init is None:
             init = "large" if self.cost_function.name == "quadratic" else "scaled"
@@ -390,12 +390,13 @@ class Network:
                 counts(history.training_accuracy, (X, Y)))
 
 
-def _is_dtype(value):
+def _check_dtype(dtype):
+    """"float32" or "float64", given by name or as anything np.dtype accepts."""
     try:
-        np.dtype(value)
+        name = np.dtype(dtype).name
     except TypeError:
-        return False
-    return True
+        name = dtype
+    return np.dtype(check_choice("dtype", name, DTYPES))
 
 
 def _lookup(name, value, table):
