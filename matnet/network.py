@@ -250,23 +250,28 @@ class Network:
                              f"got shape {weights.shape}" + (" with negative values" if np.any(weights < 0) else ""))
         return weights
 
-    def partial_fit(self, X, y, eta=None, batch_size=None, lmbda=None, optimizer=None, sample_weight=None):
+    def partial_fit(self, X, y, eta=None, batch_size=None, lmbda=None, l1=None, optimizer=None,
+                    momentum=None, engine=None, sample_weight=None):
         """One pass over the given rows, in their order: for streaming mini-batches.
 
-        ``batch_size`` defaults to all the rows (one step per call).  ``eta``, ``lmbda`` and
-        ``optimizer`` default to those of the last ``fit`` or ``partial_fit``; ``eta`` must be
-        given the first time.  An optimizer's state (momentum, Adam's moments) carries over
-        from call to call while those settings stay the same.  L2 decay uses n = len(X).
+        ``batch_size`` defaults to all the rows (one step per call).  The other options
+        default to those of the last ``fit`` or ``partial_fit`` (``eta`` must be given the
+        first time), and mean what they mean in ``fit``.  An optimizer's state (momentum,
+        Adam's moments) carries over from call to call while the options stay the same.
+        L2 decay uses n = len(X).
         """
         last = self._last_options
         if eta is None and last is None:
             raise ValueError("eta: expected a learning rate on the first partial_fit, got None")
+        defaults = last or Options(1, 1, eta)
         X, Y = self._check_data(X, y)
-        options = Options(1, len(X) if batch_size is None else batch_size,
-                          last.eta if eta is None else eta,
-                          lmbda=(last.lmbda if last else 0.0) if lmbda is None else lmbda,
-                          optimizer=(last.optimizer if last else "sgd") if optimizer is None else optimizer,
-                          engine=last.engine if last else "auto")
+
+        def given(value, name):
+            return getattr(defaults, name) if value is None else value
+
+        options = Options(1, len(X) if batch_size is None else batch_size, given(eta, "eta"),
+                          lmbda=given(lmbda, "lmbda"), l1=given(l1, "l1"), optimizer=given(optimizer, "optimizer"),
+                          momentum=given(momentum, "momentum"), engine=given(engine, "engine"))
         return training.train(self, X, Y, options, sample_weight=self._check_sample_weight(sample_weight, len(X)),
                               shuffle=False, stream=True)
 
