@@ -10,6 +10,8 @@ beside the optimizer's own step rather than folded into the gradient.  For plain
 exactly network2's update; for Adam it is decoupled weight decay (AdamW), which keeps the
 penalty from being rescaled by the adaptive step.
 """
+import importlib
+
 import numpy as np
 
 OPTIMIZER_CHOICES = ("sgd", "momentum", "nesterov", "adam")
@@ -25,6 +27,13 @@ class SGD:
         self.weights, self.biases = weights, biases
         self.lmbda, self.l1, self.n = lmbda, l1, n
         self.set_eta(eta)
+
+    def __getstate__(self):
+        # The kernels are a module, which pickle cannot store: store its name instead.
+        return {**self.__dict__, "kernels": self.kernels.__name__}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, kernels=importlib.import_module(state["kernels"]))
 
     def set_eta(self, eta):
         """Change the learning rate (schedules do, between epochs); the decay follows it."""

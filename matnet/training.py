@@ -204,11 +204,13 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
 def _optimizer(net, options, n, stream):
     """A fresh optimizer over the network's parameters, or, streaming, the previous one
     (its L2 decay follows each call's n, set again with the learning rate every epoch)."""
-    key = (options.optimizer, options.eta, options.lmbda, options.l1, options.momentum,
-           _backend.name, [id(p) for p in net.weights + net.biases])
+    key = (options.optimizer, options.eta, options.lmbda, options.l1, options.momentum, _backend.name)
     previous = getattr(net, "_stream_state", None)
     net._options = options
-    if stream and previous is not None and previous[0] == key:
+    # The same parameter arrays, by identity: a pickled network keeps them shared with its
+    # optimizer, so streaming goes on across a pickle (a Dask task handing the model on).
+    if (stream and previous is not None and previous[0] == key
+            and all(a is b for a, b in zip(previous[1].weights + previous[1].biases, net.weights + net.biases))):
         previous[1].n = n
         return previous[1]
     optimizer = optimizers.make(options.optimizer, _backend.kernels, net.weights, net.biases, options.eta,
