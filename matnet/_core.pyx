@@ -70,19 +70,22 @@ cdef inline floating _sigmoid(floating z) noexcept nogil:
 cdef inline floating _exp(floating z) noexcept nogil:
     if floating is float:
         return expf(z)
-    return exp(z)
+    else:
+        return exp(z)
 
 
 cdef inline floating _tanh(floating z) noexcept nogil:
     if floating is float:
         return tanhf(z)
-    return tanh(z)
+    else:
+        return tanh(z)
 
 
 cdef inline floating _sqrt(floating z) noexcept nogil:
     if floating is float:
         return sqrtf(z)
-    return sqrt(z)
+    else:
+        return sqrt(z)
 
 
 # -- array loops on raw pointers, shared by the kernels below and the fused epoch ----------
