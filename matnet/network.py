@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from . import _backend, engines, functions, optimizers, training
+from ._progress import ProgressBar
 from .training import METRICS, History, Options
 from ._validation import (
     check_choice,
@@ -211,7 +212,8 @@ class Network:
             When the weights or cost become NaN or infinite, the network goes back to its
             weights from the end of the last good epoch, and training raises
             ``DivergenceError`` ("raise") or returns with ``history.stop_reason == "diverged"``.
-        verbose : int; 1 prints a line per epoch
+        verbose : int; 1 prints a line per epoch, 2 also shows a progress bar over the epochs
+            (on stderr; redrawn in place on a terminal)
         seed : int, optional; seeds the shuffling (default: the network's own generator)
 
         Returns
@@ -236,9 +238,17 @@ class Network:
 
         if n_threads is not None:
             n_threads = check_number("n_threads", n_threads, low=1, integer=True)
-        return training.train(self, X, Y, options, sample_weight=self._check_sample_weight(sample_weight, len(X)),
-                              evaluation=evaluation, monitor=monitor, seed=seed, n_threads=n_threads,
-                              callbacks=tuple(callbacks) + ((report,) if verbose else ()))
+        callbacks = tuple(callbacks) + ((report,) if verbose else ())
+        bar = ProgressBar(options.epochs, "training, epochs") if verbose >= 2 else None
+        if bar is not None:
+            callbacks += (lambda epoch, history, net: bar.update(epoch + 1),)
+        try:
+            return training.train(self, X, Y, options, sample_weight=self._check_sample_weight(sample_weight, len(X)),
+                                  evaluation=evaluation, monitor=monitor, seed=seed, n_threads=n_threads,
+                                  callbacks=callbacks)
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _check_sample_weight(self, sample_weight, n_samples):
         if sample_weight is None:

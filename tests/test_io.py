@@ -11,7 +11,10 @@ OPTIONS = [
     dict(sizes=[5, 4, 3], dtype="float32"),
     dict(sizes=[5, 4, 4, 3], cost="cross_entropy"),
     dict(sizes=[5, 3], cost="cross_entropy", init="large"),
-    dict(sizes=[5, 6, 4, 3], activation=["sigmoid", "sigmoid"]),
+    dict(sizes=[5, 6, 4, 3], activation=["tanh", "relu"]),
+    dict(sizes=[5, 4, 3], cost="log_likelihood", activation="relu", init="he"),
+    dict(sizes=[5, 4, 3], activation="identity", output_activation="tanh", init="glorot", dtype="float32"),
+    dict(sizes=[5, 4, 3], output_activation="identity"),
 ]
 
 

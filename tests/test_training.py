@@ -296,3 +296,11 @@ def test_n_threads_limits_blas_while_training(data):
     assert seen == [{1}]
     with pytest.raises(ValueError, match="n_threads: expected an integer >= 1"):
         net.fit(X, y, 1, 10, 1.0, n_threads=0)
+
+
+def test_verbose_2_shows_a_progress_bar_on_stderr(data, capsys):
+    X, y = data
+    matnet.Network([6, 4, 3], seed=0).fit(X, y, epochs=4, batch_size=10, eta=1.0, verbose=2)
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 4
+    assert "training, epochs" in captured.err and "(4 / 4)" in captured.err
