@@ -76,7 +76,10 @@ def extensions():
                     extra_compile_args=compile_args, extra_link_args=link_args)
     try:
         # Needs scipy's cython_blas.pxd (the fused epoch cimports its GEMMs).
-        return cythonize([ext], compiler_directives=DIRECTIVES)
+        # A checked build gets C of its own: cythonize regenerates C only when the .pyx is
+        # newer, so a shared matnet/_core.c would let one kind of build reuse the other's.
+        return cythonize([ext], compiler_directives=DIRECTIVES,
+                         build_dir="build/cython-debug" if DEBUG else None)
     except Exception as exc:  # Cython raises CompileError, or ImportError-like errors for scipy
         if REQUIRE:
             raise

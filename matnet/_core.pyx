@@ -236,6 +236,8 @@ def adam_update(floating[:, ::1] P, floating[:, ::1] M, floating[:, ::1] V,
     P ← decay · P - step_size · M / (√V + ε).  IN: G.  IN/OUT: P, M, V."""
     cdef Py_ssize_t i, j
     cdef floating s = <floating>scale, b1 = <floating>beta1, b2 = <floating>beta2
+    # 1 - β in double, then rounded: in float32, 1 - <float>0.999 is off by 1e-5 relative.
+    cdef floating c1 = <floating>(1.0 - beta1), c2 = <floating>(1.0 - beta2)
     cdef floating a = <floating>step_size, eps = <floating>epsilon, d = <floating>decay, g
     for other, name in ((M, "P, M"), (V, "P, V"), (G, "P, G")):
         _same_shape(name, _shape(P), _shape(other))
@@ -243,8 +245,8 @@ def adam_update(floating[:, ::1] P, floating[:, ::1] M, floating[:, ::1] V,
         for i in range(P.shape[0]):
             for j in range(P.shape[1]):
                 g = s * G[i, j]
-                M[i, j] = M[i, j] * b1 + (1 - b1) * g
-                V[i, j] = V[i, j] * b2 + (1 - b2) * (g * g)
+                M[i, j] = M[i, j] * b1 + c1 * g
+                V[i, j] = V[i, j] * b2 + c2 * (g * g)
                 P[i, j] = d * P[i, j] - a * (M[i, j] / (_sqrt(V[i, j]) + eps))
 
 

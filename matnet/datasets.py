@@ -134,7 +134,11 @@ def load_mnist(path=None, format="arrays"):
                 f"MNIST is not in the cache: {path} does not exist. Run `matnet data mnist` to "
                 "fetch it, set MATNET_DATA to the directory holding mnist.pkl.gz, or pass path= "
                 "(the book's mnist.pkl.gz or a directory of the four IDX files).")
-    path = Path(path)
+    try:
+        path = Path(path)
+    except TypeError:
+        raise TypeError(f"path: expected a file or directory name (str or path), "
+                        f"received {type(path).__name__}") from None
     if path.is_dir():
         splits = _read_idx_directory(path)
     elif path.is_file():
@@ -305,7 +309,7 @@ def expand_mnist(X, y, image_shape=(28, 28)):
 
 
 def _check_format(format):
-    if format not in _FORMATS:
+    if not isinstance(format, str) or format not in _FORMATS:
         raise ValueError(f"format: expected one of {_FORMATS}, received {format!r}")
 
 

@@ -35,13 +35,16 @@ def forward(net, X):
     """
     kernels = _backend.kernels
     out = np.empty((len(X), net.sizes[-1]), net.dtype)
-    for start in range(0, len(X), _FORWARD_ROWS):
-        A = X[start:start + _FORWARD_ROWS]
-        for w, b, activation in zip(net.weights, net.biases, net.activations):
-            Z = A @ w.T
-            kernels.inplace_add_bias_activate(Z, b.reshape(-1), activation.name)
-            A = Z
-        out[start:start + len(A)] = A
+    # Weights so large that a product overflows give inf outputs (or NaN, for softmax), which
+    # is what they are; NumPy's warning on the way would only repeat it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(X), _FORWARD_ROWS):
+            A = X[start:start + _FORWARD_ROWS]
+            for w, b, activation in zip(net.weights, net.biases, net.activations):
+                Z = A @ w.T
+                kernels.inplace_add_bias_activate(Z, b.reshape(-1), activation.name)
+                A = Z
+            out[start:start + len(A)] = A
     return out
 
 
@@ -233,7 +236,8 @@ class Fused(Batched):
         return ", ".join(reasons)
 
     def epoch(self, X, Y, order, batch_size, sample_weight=None):
-        ws = self.workspace(min(batch_size, len(order)))
+        batch_size = min(batch_size, len(order))   # also keeps a huge batch_size within C's range
+        ws = self.workspace(batch_size)
         self.kernels.fused_epoch(X, Y, order, batch_size, self.optimizer.eta, self.optimizer.decay,
                                  self.weights, self.biases, self.activations, self.output_delta,
                                  ws.X, ws.Y, ws.A, ws.D)

@@ -44,7 +44,8 @@ def _relu(Z):
 
 
 def _mul_relu_prime(D, A):
-    D *= A > 0
+    # Zero where the unit is off, rather than D·0, which would turn an inf delta into NaN.
+    np.copyto(D, 0.0, where=~(A > 0))
 
 
 def _identity(Z):

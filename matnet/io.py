@@ -20,6 +20,7 @@ import zipfile
 import numpy as np
 
 from . import functions
+from ._validation import check_choice, check_path, check_sizes
 
 FORMAT_NAME = "matnet"
 FORMAT_VERSION = 1
@@ -28,8 +29,8 @@ FORMATS = ("npz", "network2")
 
 def save(net, path, format="npz"):
     """Write ``net`` to ``path`` (exactly that name: no suffix is added)."""
-    if format not in FORMATS:
-        raise ValueError(f"format: expected one of {', '.join(map(repr, FORMATS))}, got {format!r}")
+    check_choice("format", format, FORMATS)
+    path = check_path("path", path)
     if format == "network2":
         book_name = net.cost_function.book_name
         if book_name is None or any(a.name != "sigmoid" for a in net.activations):
@@ -55,7 +56,6 @@ def save(net, path, format="npz"):
 
 
 def _write_atomically(path, write):
-    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".matnet-", suffix=".tmp", dir=directory)
     try:
@@ -73,22 +73,33 @@ def load(path):
     """Read a model saved by ``Network.save`` or by network2.py's ``Network.save``."""
     from .network import Network
 
-    path = os.fspath(path)
+    path = check_path("path", path)
     with open(path, "rb") as f:
         head = f.read(4)
     if head.startswith(b"PK"):
-        config, weights, biases = _read_npz(path)
+        read = _read_npz
     elif head.lstrip()[:1] == b"{":
-        config, weights, biases = _read_network2(path)
+        read = _read_network2
     else:
         raise ValueError(f"{path}: not a model file: expected matnet's npz or network2's JSON, "
                          f"got a file starting with {head!r}")
     try:
+        config, weights, biases = read(path)
+        # The arrays are checked against the saved sizes before a Network is made, so a small
+        # crafted file cannot make this allocate a huge one.
+        sizes = check_sizes(config.get("sizes"))
+        weights = _check_arrays(path, "weights", weights, sizes, lambda n_in, n_out: (n_out, n_in))
+        biases = _check_arrays(path, "biases", biases, sizes, lambda n_in, n_out: (n_out, 1))
         net = Network(**config)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: the saved options are not valid: {exc}") from None
-    net.weights = _check_arrays(path, "weights", weights, net, lambda n_in, n_out: (n_out, n_in))
-    net.biases = _check_arrays(path, "biases", biases, net, lambda n_in, n_out: (n_out, 1))
+    except (TypeError, ValueError, OverflowError, RecursionError, AttributeError) as exc:
+        message = str(exc)
+        raise ValueError(message if message.startswith(path) else
+                         f"{path}: the saved model is not valid: {message}") from None
+    with np.errstate(over="ignore"):   # a float64 file's values beyond float32: checked just below
+        net.weights = [np.array(w, dtype=net.dtype) for w in weights]
+        net.biases = [np.array(b, dtype=net.dtype) for b in biases]
+    if not all(np.isfinite(p).all() for p in net.weights + net.biases):
+        raise ValueError(f"{path}: the weights do not fit in {net.dtype.name} (they overflow to inf)")
     return net
 
 
@@ -113,7 +124,7 @@ def _read_npz(path):
     config = metadata.get("config")
     if not isinstance(config, dict):
         raise ValueError(f"{path}: model metadata has no 'config' object")
-    n_layers = len(config.get("sizes", ())) - 1
+    n_layers = len(check_sizes(config.get("sizes"))) - 1
     weights = [entries.get(f"weights_{layer}") for layer in range(n_layers)]
     biases = [entries.get(f"biases_{layer}") for layer in range(n_layers)]
     return config, weights, biases
@@ -124,27 +135,28 @@ def _read_network2(path):
         with open(path, encoding="utf-8") as f:
             document = json.load(f)
         sizes, weights, biases, cost = (document[k] for k in ("sizes", "weights", "biases", "cost"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{path}: damaged or truncated network2 JSON file ({exc})") from None
     except (KeyError, TypeError):
         raise ValueError(f"{path}: a network2 JSON file needs 'sizes', 'weights', 'biases' and 'cost'") from None
     by_book_name = {c.book_name: c.name for c in functions.COSTS.values() if c.book_name}
-    if cost not in by_book_name:
+    if not isinstance(cost, str) or cost not in by_book_name:
         raise ValueError(f"{path}: cost: expected one of {', '.join(by_book_name)}, got {cost!r}")
     config = {"sizes": sizes, "cost": by_book_name[cost]}
     try:
         weights = [np.array(w, dtype=np.float64) for w in weights]
         biases = [np.array(b, dtype=np.float64) for b in biases]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{path}: weights and biases must be nested lists of numbers ({exc})") from None
     return config, weights, biases
 
 
-def _check_arrays(path, name, arrays, net, shape_of):
-    if len(arrays) != len(net.sizes) - 1:
-        raise ValueError(f"{path}: {name}: expected {len(net.sizes) - 1} arrays, got {len(arrays)}")
-    checked = []
-    for layer, (array, n_in, n_out) in enumerate(zip(arrays, net.sizes[:-1], net.sizes[1:])):
+def _check_arrays(path, name, arrays, sizes, shape_of):
+    """The saved arrays of one kind, checked against the layer sizes: one per layer, the
+    right shape, finite floats."""
+    if len(arrays) != len(sizes) - 1:
+        raise ValueError(f"{path}: {name}: expected {len(sizes) - 1} arrays, got {len(arrays)}")
+    for layer, (array, n_in, n_out) in enumerate(zip(arrays, sizes[:-1], sizes[1:])):
         if array is None:
             raise ValueError(f"{path}: {name}[{layer}] is missing")
         if array.shape != shape_of(n_in, n_out):
@@ -152,5 +164,4 @@ def _check_arrays(path, name, arrays, net, shape_of):
         if array.dtype.kind != "f" or not np.all(np.isfinite(array)):
             raise ValueError(f"{path}: {name}[{layer}]: expected finite floats, got dtype {array.dtype} "
                              "with non-finite or non-float values")
-        checked.append(np.array(array, dtype=net.dtype, order="C"))
-    return checked
+    return arrays

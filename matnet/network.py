@@ -13,7 +13,10 @@ from . import _backend, engines, functions, optimizers, training
 from ._progress import ProgressBar
 from .training import METRICS, History, Options
 from ._validation import (
+    as_float_array,
     check_choice,
+    check_flag,
+    check_seed,
     check_number,
     check_sizes,
     check_targets,
@@ -64,7 +67,8 @@ class Network:
             hidden = [_lookup(f"activation[{i}]", a, functions.ACTIVATIONS) for i, a in enumerate(activation)]
         else:
             hidden = [_lookup("activation", activation, functions.ACTIVATIONS)] * n_hidden
-        output = _lookup("output_activation", output_activation or self.cost_function.default_output,
+        output = _lookup("output_activation",
+                         self.cost_function.default_output if output_activation is None else output_activation,
                          functions.ACTIVATIONS)
         for i, a in enumerate(hidden):
             if not a.hidden_ok:
@@ -74,7 +78,7 @@ class Network:
         self.activations = hidden + [output]
         functions.output_delta_activation(self.cost_function, output)   # refuse an unsupported pair now
         self.dtype = _check_dtype(dtype)
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(check_seed(seed))
         if init is None:
             init = "large" if self.cost_function.name == "quadratic" else "scaled"
         self.init = check_choice("init", init, INITS)
@@ -108,12 +112,17 @@ class Network:
         # and cast, so float32 and float64 networks from one seed start at the same point.
         rng = self._rng
         random_biases = init in ("large", "scaled")
-        self.biases = [(rng.standard_normal((n, 1)) if random_biases else np.zeros((n, 1))).astype(self.dtype)
-                       for n in self.sizes[1:]]
         std = {"large": lambda n_in, n_out: 1.0, "scaled": lambda n_in, n_out: 1 / np.sqrt(n_in),
                "glorot": lambda n_in, n_out: np.sqrt(2 / (n_in + n_out)), "he": lambda n_in, n_out: np.sqrt(2 / n_in)}[init]
-        self.weights = [(rng.standard_normal((n_out, n_in)) * std(n_in, n_out)).astype(self.dtype)
-                        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        try:
+            self.biases = [(rng.standard_normal((n, 1)) if random_biases else np.zeros((n, 1))).astype(self.dtype)
+                           for n in self.sizes[1:]]
+            self.weights = [(rng.standard_normal((n_out, n_in)) * std(n_in, n_out)).astype(self.dtype)
+                            for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        except (MemoryError, ValueError):   # ValueError: beyond NumPy's largest array
+            n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]))
+            raise MemoryError(f"sizes: {self.sizes} needs {n_params:,} parameters "
+                              f"({n_params * 8 / 2 ** 30:,.1f} GiB as they are drawn); not enough memory") from None
 
     def default_weight_initializer(self):
         """network2's default: weights N(0, 1/n_in), biases N(0, 1)."""
@@ -133,7 +142,11 @@ class Network:
             ("weights", self.weights, lambda l: (self.sizes[l + 1], self.sizes[l])),
             ("biases", self.biases, lambda l: (self.sizes[l + 1], 1)),
         ):
-            params = list(params)
+            try:
+                params = list(params)
+            except TypeError:
+                raise TypeError(f"{name}: expected a list of {self.num_layers - 1} arrays, got "
+                                f"{type(params).__name__}") from None
             if len(params) != self.num_layers - 1:
                 raise ValueError(f"{name}: expected {self.num_layers - 1} arrays, got {len(params)}")
             for layer, p in enumerate(params):
@@ -226,7 +239,13 @@ class Network:
         evaluation = None if validation_data is None else self._check_evaluation_data(validation_data, "validation_data")
         if monitor is None:
             monitor = ("evaluation_cost", "evaluation_accuracy") if evaluation is not None else ()
-        monitor = [check_choice("monitor", m, METRICS) for m in monitor]
+        monitor = [check_choice("monitor", m, METRICS) for m in _as_list("monitor", monitor)]
+        callbacks = _as_list("callbacks", callbacks)
+        if not all(callable(c) for c in callbacks):
+            raise TypeError(f"callbacks: expected callables f(epoch, history, net), got {callbacks!r}")
+        verbose = check_number("verbose", int(verbose) if isinstance(verbose, (bool, np.bool_)) else verbose,
+                               low=0, integer=True)
+        check_seed(seed)
         if evaluation is None and any(m.startswith("evaluation") for m in monitor):
             raise ValueError("validation_data: expected data to monitor evaluation metrics, got None")
 
@@ -237,7 +256,7 @@ class Network:
             print(line, flush=True)
 
         if n_threads is not None:
-            n_threads = check_number("n_threads", n_threads, low=1, integer=True)
+            n_threads = check_number("n_threads", n_threads, low=1, high=2 ** 31 - 1, integer=True)
         callbacks = tuple(callbacks) + ((report,) if verbose else ())
         bar = ProgressBar(options.epochs, "training, epochs") if verbose >= 2 else None
         if bar is not None:
@@ -335,7 +354,11 @@ class Network:
 
     def backprop(self, x, y):
         """The book's per-sample gradients: x (n_inputs, 1), y (n_outputs, 1) or an int label."""
-        X, Y = self._check_data(np.reshape(x, (1, -1)), np.reshape(y, (1, -1)) if np.ndim(y) else [y], "x", "y")
+        is_label = np.isscalar(y) or (isinstance(y, np.ndarray) and y.ndim == 0)   # before the
+        # conversion, which makes every array at least 1-d
+        x = as_float_array("x", x, self.dtype).reshape(1, -1)
+        y = as_float_array("y", y, self.dtype)
+        X, Y = self._check_data(x, y.reshape(1) if is_label else y.reshape(1, -1), "x", "y")
         self._check_parameters()
         return engines.PerSample.for_network(self).backprop(X.reshape(-1, 1), Y.reshape(-1, 1))
 
@@ -343,7 +366,7 @@ class Network:
 
     def feedforward(self, a):
         """The book's feedforward: a column (n_inputs, 1) in, a column (n_outputs, 1) out."""
-        return self.forward(np.reshape(a, (1, -1))).reshape(-1, 1)
+        return self.forward(as_float_array("a", a, self.dtype).reshape(1, -1)).reshape(-1, 1)
 
     def evaluate(self, test_data):
         """The book's evaluate: how many (x, y) pairs the network labels correctly."""
@@ -359,7 +382,12 @@ class Network:
         self._check_parameters()
         runner = engines.Batched.for_network(self, optimizers.SGD(_backend.kernels, self.weights, self.biases,
                                                                    options.eta, lmbda=options.lmbda, n=n))
-        runner.epoch(X, Y, np.arange(len(X)), len(X))
+        before = training.snapshot(self)
+        try:
+            runner.epoch(X, Y, np.arange(len(X)), len(X))
+        except KeyboardInterrupt:
+            training.restore(self, before)   # all layers stepped, or none
+            raise
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, lmbda=0.0,
             evaluation_data=None, monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
@@ -380,7 +408,7 @@ class Network:
         evaluation = None if evaluation_data is None else self._check_book_data(evaluation_data, "evaluation_data")
         flags = {"evaluation_cost": monitor_evaluation_cost, "evaluation_accuracy": monitor_evaluation_accuracy,
                  "training_cost": monitor_training_cost, "training_accuracy": monitor_training_accuracy}
-        monitor = [name for name, on in flags.items() if on]
+        monitor = [name for name, on in flags.items() if check_flag(f"monitor_{name}", on)]
 
         def report(epoch, history, net):
             if test is not None:
@@ -405,6 +433,13 @@ class Network:
                 counts(history.training_accuracy, (X, Y)))
 
 
+def _as_list(name, values):
+    """A list from any iterable (but not a string, which would be taken letter by letter)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name}: expected a list, got {values!r}")
+    return list(values)
+
+
 def _check_dtype(dtype):
     """"float32" or "float64", given by name or as anything np.dtype accepts."""
     try:
@@ -418,6 +453,6 @@ def _lookup(name, value, table):
     """A table entry by its name, or the entry itself (the book passes cost classes)."""
     if isinstance(value, str):
         return table[check_choice(name, value, tuple(table))]
-    if value in table.values():
+    if any(value is entry for entry in table.values()):
         return value
     raise ValueError(f"{name}: expected one of {', '.join(map(repr, table))}, got {value!r}")

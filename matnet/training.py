@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _backend, engines, optimizers
-from ._validation import check_choice, check_number
+from ._validation import check_choice, check_number, check_seed
 
 SCHEDULES = ("constant", "halving", "invscaling", "adaptive")
 METRICS = ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy")
@@ -86,13 +86,13 @@ class Options:
             object.__setattr__(self, name, value)
 
 
-def _snapshot(net):
+def snapshot(net):
     return [p.copy() for p in net.weights + net.biases]
 
 
-def _restore(net, snapshot):
+def restore(net, saved_params):
     # In place: the engine and optimizer hold these very arrays.
-    for p, saved in zip(net.weights + net.biases, snapshot):
+    for p, saved in zip(net.weights + net.biases, saved_params):
         p[...] = saved
 
 
@@ -127,7 +127,7 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
     n = len(X)
     optimizer = _optimizer(net, options, n, stream)
     runner, note = engines.make(options.engine, net, optimizer, weighted=sample_weight is not None)
-    rng = net._rng if seed is None else np.random.default_rng(seed)
+    rng = net._rng if seed is None else np.random.default_rng(check_seed(seed))
     history = History(engine=runner.name, backend=_backend.name, engine_note=note)
 
     tracks_progress = options.early_stopping or options.schedule in ("halving", "adaptive")
@@ -136,7 +136,7 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
     best_score, best_params, stalled = -np.inf, None, 0
 
     eta = options.eta
-    snapshot = _snapshot(net)
+    last_good = snapshot(net)
     for epoch in range(options.epochs):
         if options.schedule == "invscaling":
             eta = options.eta / np.sqrt(epoch + 1.0)
@@ -152,14 +152,14 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 runner.epoch(X, Y, order, options.batch_size, sample_weight)
         except KeyboardInterrupt:
-            _restore(net, snapshot)   # a consistent network: exactly as after the last whole epoch
+            restore(net, last_good)   # a consistent network: exactly as after the last whole epoch
             raise
         history.epoch_seconds.append(time.perf_counter() - started)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             _record(net, history, monitor, options.lmbda, (X, Y), evaluation)
         recorded = [getattr(history, m)[-1] for m in monitor]
         if not _finite(net) or not np.all(np.isfinite(recorded)):
-            _restore(net, snapshot)
+            restore(net, last_good)
             for m in METRICS:   # keep the lists one entry per good epoch
                 del getattr(history, m)[epoch:]
             history.stop_reason = "diverged"
@@ -170,7 +170,7 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
                     f"{'after epoch ' + str(epoch - 1) if epoch else 'before training'}"
                 )
             break
-        snapshot = _snapshot(net)
+        last_good = snapshot(net)
 
         if tracks_progress:
             values = getattr(history, score_metric)
@@ -178,7 +178,7 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
             if score > best_score:
                 best_score, stalled, history.best_epoch = score, 0, epoch
                 if options.early_stopping:
-                    best_params = snapshot
+                    best_params = last_good
             else:
                 stalled += 1
             if options.schedule == "halving" and stalled >= options.patience:
@@ -197,7 +197,7 @@ def _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, se
         if history.stop_reason != "completed":
             break
     if best_params is not None:
-        _restore(net, best_params)
+        restore(net, best_params)
     return history
 
 

@@ -336,7 +336,8 @@ def _bad_X():
         ("valid", "non-contiguous view", lambda c: np.repeat(c.X, 2, axis=1)[:, ::2], True),
         ("valid", "read-only", lambda c: _readonly(c.X), True),
         ("valid", "broadcast (zero strides)", lambda c: np.broadcast_to(c.X[0], c.X.shape), True),
-        ("valid", "masked array", lambda c: np.ma.masked_array(c.X, mask=c.X > 2), True),
+        ("dtype", "masked array (refused: fill or drop the masked values first)",
+         lambda c: np.ma.masked_array(c.X, mask=c.X > 2), False),
         ("valid", "memory-mapped float64", _memmap, True),
         ("valid", "memory-mapped float32", lambda c: _memmap(c, np.float32), True),
         ("valid", "nested lists", lambda c: c.X.tolist(), True),
@@ -569,8 +570,7 @@ def _hyper_cases():
              result_ok=True, mutates=True),
         Case("valid", "fit", "batch_size=10**30 (one mini-batch)", _fit(batch_size=10 ** 30), names=("batch_size",),
              result_ok=True, mutates=True),
-        Case("valid", "fit", "n_threads=10**30", _fit(n_threads=10 ** 30), names=("n_threads",), result_ok=True,
-             mutates=True),
+        Case("hyper", "fit", "n_threads=10**30 (beyond a C int)", _fit(n_threads=10 ** 30), names=("n_threads",)),
         Case("valid", "fit", "patience=10**30", _fit(patience=10 ** 30), names=("patience",), result_ok=True,
              mutates=True),
         Case("valid", "fit", "numpy scalar hyper-parameters", _fit(epochs=np.int8(1), batch_size=np.uint16(4),
@@ -607,7 +607,9 @@ def _network_cases():
     cases = []
     for arg, label, kw in bad:
         args = dict(sizes=SIZES, **kw) if "sizes" not in kw else dict(kw)
-        cases.append(Case(_kind_of(arg, kw[arg]), "Network", f"{arg}={label}", lambda c, a=args: N(**a), names=(arg,)))
+        # A network too large for memory is a MemoryError that names sizes (the API documents it).
+        cases.append(Case(_kind_of(arg, kw[arg]), "Network", f"{arg}={label}", lambda c, a=args: N(**a), names=(arg,),
+                          documented=(MemoryError,) if arg == "sizes" else ()))
     cases += [
         Case("valid", "Network", "sizes as a tuple of numpy ints", lambda c: N((np.int64(4), np.int32(3))), result_ok=True),
         Case("valid", "Network", "cost=QuadraticCost (the book's class)", lambda c: N(SIZES, cost=matnet.QuadraticCost),
@@ -1312,8 +1314,8 @@ def _entries():
                                monitor_training_cost=False, monitor_training_accuracy=False), True, (DivergenceError,),
                 {"mini_batch_size": ("mini_batch_size", "batch_size"),
                  "test_data": ("test_data", "lmbda"),          # a number in test_data's place is network2's lmbda
-                 "monitor_evaluation_cost": ("monitor", "evaluation"),
-                 "monitor_evaluation_accuracy": ("monitor", "evaluation")}),
+                 "monitor_evaluation_cost": ("monitor_evaluation_cost", "monitor", "evaluation"),
+                 "monitor_evaluation_accuracy": ("monitor_evaluation_accuracy", "monitor", "evaluation")}),
         "save": (lambda c, **kw: c.net.save(**kw), lambda c: dict(path=c.path("fuzz.npz"), format="npz"), False,
                  (OSError,), {}),
         "load": (lambda c, **kw: matnet.load(**kw), lambda c: dict(path=c.path("fuzz-model.npz")), False,
@@ -1533,164 +1535,10 @@ def _any(*matchers):
     return lambda o: any(m(o) for m in matchers)
 
 
-KNOWN_ISSUES = [
-    Issue("path-type", "matnet/io.py save and load, matnet/datasets.py load_mnist",
-          "A path of the wrong type (None, an int, a list, a dict; bytes for load_mnist) raises os.fspath's or "
-          "pathlib's TypeError (\"expected str, bytes or os.PathLike object, not NoneType\"), which does not name "
-          "'path'.",
-          "os.fspath(path) inside try/except TypeError, raising TypeError(f'path: expected a file name or a "
-          "path-like object, got {path!r}').",
-          _any(_m(entry=("load", "save", "load_mnist"), status="unnamed", message="PathLike"),
-               _m(entry=("load", "save", "load_mnist"), status="unnamed", message="argument should be a str")),
-          examples=(("load", "path None"), ("save", "path None"), ("load_mnist", "path an int"))),
-    Issue("load-before-check", "matnet/io.py load",
-          "load() builds Network(**config), drawing random initial weights for the sizes the file claims, before "
-          "checking the file's arrays against them: a 1 KB crafted file claiming sizes [200000, 200000] raises "
-          "MemoryError (298 GiB); one claiming [20000, 20000] first allocates and fills 3.2 GB.",
-          "Check each saved array's shape against the config's sizes before constructing the network, and build "
-          "it without drawing initial weights (a private constructor path that takes the arrays).",
-          _m(entry="load", exception="MemoryError"),
-          examples=(("load", "config sizes of a 300 GB network"), ("load", "JSON: sizes of a 300 GB network"))),
-    Issue("load-types", "matnet/io.py _read_npz, _read_network2",
-          "Crafted metadata of the wrong JSON type escapes as a bare exception that names no file: config "
-          "sizes=5 gives TypeError \"object of type 'int' has no len()\"; a network2 cost that is a list gives "
-          "TypeError \"unhashable type\"; a 100,000-deep JSON array gives RecursionError; a weight of 10**400 gives "
-          "OverflowError.",
-          "Check the JSON types (sizes a list, cost a str) before use; catch RecursionError and OverflowError with "
-          "JSONDecodeError/TypeError/ValueError and re-raise ValueError(f'{path}: ...').",
-          _m(entry="load", exception=("TypeError", "RecursionError", "OverflowError"), status=("unnamed", "wrong-exception")),
-          examples=(("load", "config sizes an int"), ("load", "JSON: cost a list"), ("load", "JSON: nested 100,000 deep"),
-                    ("load", "JSON: weight 10**400 (a huge int)"))),
-    Issue("huge-int", "matnet/_validation.py check_number",
-          "An integer beyond int64 (10**30) given to an integer argument (epochs, batch_size, patience, n_threads, "
-          "sizes[i], n) raises NumPy's TypeError \"ufunc 'isfinite' not supported for the input types\" "
-          "(np.isfinite of a Python int); one beyond float range (10**400) given to eta, lmbda, l1 or momentum "
-          "raises OverflowError \"int too large to convert to float\". Neither names the argument.",
-          "In check_number: integers are always finite (skip the test); for reals use math.isfinite and turn the "
-          "OverflowError of float(value) into the ValueError naming the argument.",
-          _any(_m(message="ufunc 'isfinite' not supported"),
-               _m(exception="OverflowError", message="int too large to convert to float")),
-          examples=(("fit", "eta=10**400 (int)"), ("fit", "patience=10**30"), ("Network", "sizes=layer of 10**30"))),
-    Issue("fused-batch-overflow", "matnet/engines.py Fused.epoch; matnet/_core.pyx fused_epoch (Py_ssize_t batch_size)",
-          "fit(batch_size=2**63) on the fused engine raises OverflowError \"Python int too large to convert to C "
-          "ssize_t\" from the compiled kernel's argument conversion; the batched engine and the NumPy twin accept "
-          "it (one mini-batch of all the rows).",
-          "Pass min(batch_size, len(order)) to kernels.fused_epoch in Fused.epoch (the same epoch).",
-          _m(exception="OverflowError", message="C ssize_t"),
-          examples=(("fit", "batch_size=2**63 (one mini-batch)"),), backends=("cython",)),
-    Issue("seed-message", "matnet/network.py Network.__init__ and training._train (np.random.default_rng(seed))",
-          "A bad seed ('abc', -1, 1.5) raises NumPy's TypeError/ValueError (\"SeedSequence expects int or sequence "
-          "of ints\", \"expected non-negative integer\"), which does not name 'seed'.",
-          "check_number('seed', seed, low=0, integer=True) unless seed is None, before default_rng.",
-          _any(_m(status="unnamed", message="SeedSequence"), _m(status="unnamed", message="non-negative integer"),
-               _m(status="unnamed", label="seed")),
-          examples=(("Network", "seed='abc'"), ("fit", "seed=-1"))),
-    Issue("callbacks-monitor", "matnet/network.py fit",
-          "callbacks and monitor are not checked up front: monitor=5 or callbacks=5 raise \"'int' object is not "
-          "iterable\" (no argument named); callbacks=[5] raises \"'int' object is not callable\" only after the "
-          "first epoch has trained and changed the weights.",
-          "In fit, before training: tuple(callbacks) / list(monitor) inside try/except TypeError re-raising "
-          "TypeError('callbacks: expected an iterable of callables f(epoch, history, net), got ...'), and refuse "
-          "any callback that is not callable.",
-          _any(_m(entry=("fit", "SGD"), message="not iterable"), _m(entry=("fit", "SGD"), message="not callable"),
-               _m(entry=("fit", "SGD"), label="callbacks="), _m(entry="fit", label="monitor=")),
-          examples=(("fit", "callbacks=[5] (not callable)"), ("fit", "monitor=5 (not iterable)"))),
-    Issue("float32-cast", "matnet/_validation.py as_float_array and check_targets; matnet/io.py _check_arrays",
-          "A finite float64 value beyond float32's range (1e300) given to a float32 network emits \"RuntimeWarning: "
-          "overflow encountered in cast\"; X is then refused as having \"NaN or infinite entries\" it did not have, "
-          "and targets y are cast to inf after their finiteness check, so fit trains on them and stops with a "
-          "DivergenceError blaming eta. load() checks finiteness before its cast too: a float64 model file holding "
-          "1e300 loads into a float32 network as inf weights.",
-          "Cast under np.errstate(over='ignore') and check finiteness after the cast, with a message such as "
-          "'X: 8 values beyond the range of float32'; the same order in check_targets and io._check_arrays.",
-          _any(_m(message="overflow encountered in cast"), _m(label="1e300 into a float32")),
-          examples=(("forward", "X: finite 1e300 into a float32 network"), ("fit", "y: targets 1e300 into a float32 network"),
-                    ("load", "weights 1e300 into a float32 network"))),
-    Issue("label-cast", "matnet/_validation.py check_targets",
-          "Labels too large for int64 (1e20, a uint64 2**63) emit \"RuntimeWarning: invalid value encountered in "
-          "cast\" (arr.astype(np.int64)) before the clean ValueError.",
-          "Test 0 <= arr < n_outputs on the float array before casting (or cast under np.errstate(invalid='ignore')).",
-          _m(message="invalid value encountered in cast"),
-          examples=(("fit", "y: huge label 1e20"),)),
-    Issue("reshape-before-check", "matnet/network.py feedforward, backprop",
-          "feedforward(a) and backprop(x, y) call np.reshape on the argument before any check, so an object NumPy "
-          "cannot reshape (a type such as np.float64) raises NumPy's own TypeError (\"descriptor '__array_wrap__' "
-          "...\"), naming neither a nor x.",
-          "Convert with as_float_array(name, value, dtype) first, then reshape the checked array.",
-          _any(_m(entry=("feedforward", "backprop"), status="unnamed", message="descriptor"),
-               _m(entry=("feedforward", "backprop"), status="unnamed", message="reshape"),
-               _m(entry=("feedforward", "backprop"), status="unnamed", message="setting an array element"),
-               _m(entry=("feedforward", "backprop"), status="unnamed", message="could not broadcast")),
-          examples=(("feedforward", "a type (np.float64)"), ("backprop", "x a type (np.float64)"))),
-    Issue("book-data", "matnet/_validation.py from_book_data",
-          "Book data whose y values mix int labels and (n, 1) columns raises NumPy's ValueError \"setting an array "
-          "element with a sequence\"; x (or y) arrays of dtypes NumPy cannot stack together (timedelta64 and "
-          "float) raise its DTypePromotionError (a TypeError). Neither names the argument.",
-          "Convert each x and y with as_float_array(f'{name} x', ...) before stacking, and wrap np.asarray(ys) in "
-          "try/except ValueError raising ValueError(f'{name}: expected every y to be an int label or a "
-          "({n_outputs}, 1) column, got both').",
-          _any(_m(entry=("evaluate", "SGD", "update_mini_batch"), status="unnamed", message="setting an array element"),
-               _m(entry=("evaluate", "SGD", "update_mini_batch"), status="unnamed", message="could not be promoted")),
-          examples=(("evaluate", "y mixes labels and columns"), ("evaluate", "x of mixed dtypes (timedelta64, float)"))),
-    Issue("network-memory", "matnet/_validation.py check_sizes",
-          "Network(sizes) with layers too large to allocate raises MemoryError (\"Unable to allocate 298 GiB\") or "
-          "NumPy's ValueError (\"Maximum allowed dimension exceeded\") without naming sizes.",
-          "Bound the weights per layer in check_sizes (e.g. n_in * n_out < 2**31, a ValueError naming sizes), or "
-          "catch MemoryError/ValueError around the initialization and re-raise naming sizes.",
-          _any(_m(entry="Network", exception="MemoryError"), _m(entry="Network", status="unnamed", message="too big"),
-               _m(entry="Network", status="unnamed", message="Maximum allowed dimension")),
-          examples=(("Network", "sizes=a 300 GB network"), ("Network", "sizes=layer of 2**63"))),
-    Issue("masked-array", "matnet/_validation.py as_float_array",
-          "An np.ma.MaskedArray passes through as is: forward fails with NumPy's \"operands could not be broadcast "
-          "together\" (the masked matmul), while fit silently trains on the data under the mask.",
-          "Convert ndarray subclasses with np.asarray; refuse masked arrays that have masked entries, naming X.",
-          _any(_m(status="unnamed", message="could not be broadcast"), _m(status="accepted", label="masked")),
-          examples=(("forward", "X: masked array"),)),
-    Issue("forward-overflow", "matnet/engines.py forward",
-          "Inference on finite inputs whose products overflow (|x| ~ 1e308, or weights near 1e306 after a fit with "
-          "eta=1e308) emits \"RuntimeWarning: overflow encountered in matmul\"; training runs the same GEMMs under "
-          "np.errstate, inference does not.",
-          "Run forward's GEMMs under np.errstate(over='ignore', invalid='ignore') as training does (sigmoid and "
-          "tanh saturate correctly at ±inf), or document the input range.",
-          _any(*[_m(message=f"{what} encountered in {op}") for what in ("overflow", "invalid value")
-                 for op in ("matmul", "multiply", "add", "subtract", "square", "reduce", "power", "scalar")]),
-          examples=(("forward", "X: huge finite values (±1e308)"),)),
-    Issue("interrupt-update", "matnet/network.py update_mini_batch",
-          "update_mini_batch (the book's single step) updates the layers one after another with no snapshot: a "
-          "KeyboardInterrupt between two layers' updates leaves layer 0 stepped and layer 1 not.",
-          "Snapshot the parameters and restore them on KeyboardInterrupt, as training._train does, or run the step "
-          "through training.train.",
-          _m(entry="update_mini_batch", label="KeyboardInterrupt"),
-          examples=(("update_mini_batch", "KeyboardInterrupt between two layers' updates"),)),
-    Issue("parameter-assignment", "matnet/network.py Network._check_parameters",
-          "After book code assigns something other than a list of arrays to net.weights or net.biases (None, a "
-          "number), the next call raises \"'NoneType' object is not iterable\" without naming the attribute.",
-          "Wrap list(params) in try/except TypeError raising TypeError(f'{name}: expected a list of "
-          "{self.num_layers - 1} arrays, got ...').",
-          _m(entry="forward", label="None", message="not iterable"),
-          examples=(("forward", "biases None"),)),
-    Issue("array-as-choice", "matnet/network.py _lookup and SGD; matnet/io.py save; matnet/datasets.py _check_format",
-          "A NumPy array where a name or a flag is expected (Network(cost=array), activation=array, "
-          "save(format=array), load_mnist(format=array), SGD(monitor_training_cost=array)) raises NumPy's \"The "
-          "truth value of an array ... is ambiguous\" from `value in table.values()`, `format not in FORMATS` or "
-          "`if on`, naming no argument.",
-          "Test isinstance(value, str) first (check_choice does); in _lookup compare by identity: "
-          "any(value is v for v in table.values()); check SGD's monitor_* flags are bools.",
-          _m(status="unnamed", message="truth value of an"),
-          examples=(("Network", "cost=an array of names"), ("load_mnist", "format=an array"), ("save", "format=an array"))),
-    Issue("verbose-type", "matnet/network.py fit (verbose >= 2)",
-          "verbose is compared with an int without a check: verbose='yes' (or any non-number) raises \"'>=' not "
-          "supported between instances of 'str' and 'int'\", naming no argument.",
-          "check_number('verbose', verbose, low=0, integer=True) (bools allowed: verbose=True is 1) at the top of fit.",
-          _m(entry=("fit", "SGD"), status="unnamed", message="'>=' not supported"),
-          examples=(("fit", "verbose='yes'"),)),
-    Issue("empty-string-output", "matnet/network.py Network.__init__",
-          "output_activation='' is taken as None (the cost's default) because of `output_activation or ...`, "
-          "instead of being refused like any other unknown name.",
-          "Test `output_activation is None` rather than its truth value.",
-          _m(entry="Network", status="accepted", label="output_activation=''"),
-          examples=(("Network", "output_activation='' (empty string)"),)),
-]
+# Every defect the catalogue found when it was written (2026-12-04: 19 of them, from unnamed
+# errors to a crafted model file allocating 298 GiB) has been fixed; a new one goes here with
+# its file, input and fix, and shows as a strict xfail in tests/test_fuzz.py until it is mended.
+KNOWN_ISSUES = []
 
 
 def known_issue(outcome):

@@ -279,13 +279,11 @@ def test_l1_shrink(data):
     assert_matches(compiled, twin, dtype, magnitude=_abs64(P)[0] + amount)
 
 
-# -- parity gaps found by the properties above (see docs/RELIABILITY.md) -----------------------
+# -- parity gaps the properties above once found, pinned (see docs/RELIABILITY.md) -----------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_core.pyx adam_update computes (1 - b1) and (1 - b2) after casting beta1/beta2 to float32; "
-    "the twin (and exact arithmetic) rounds 1 - beta once. For float32 and beta2 = 0.9999999 the "
-    "second moment's increment is 19% too large (1.3e-5 at the default 0.999)."))
 def test_adam_update_float32_beta_near_one():
+    """1 - β is rounded once, from double, on both sides (it was once taken after casting β
+    to float32: a second-moment increment 19% too large at β2 = 0.9999999)."""
     P, M, V = np.ones((1, 3), np.float32), np.zeros((1, 3), np.float32), np.zeros((1, 3), np.float32)
     G = np.array([[1.0, 2.0, 3.0]], np.float32)
     compiled, twin = both(lambda K, P, M, V, G: K.adam_update(P, M, V, G, 1.0, 0.9, 0.9999999, 0.01, 1e-8, 1.0),
@@ -293,10 +291,8 @@ def test_adam_update_float32_beta_near_one():
     assert_matches(compiled[2], twin[2], np.float32)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "functions._mul_relu_prime (the twin) multiplies D by the mask A > 0, so an infinite or NaN "
-    "delta where the unit is off becomes NaN (inf * 0); the compiled kernel sets it to 0."))
 def test_relu_prime_of_infinite_delta():
+    """Where a ReLU is off the delta is 0, not D·0 (which made an infinite delta NaN in the twin)."""
     D = np.array([[np.inf, -np.inf, np.nan, 1.0]])
     A = np.array([[0.0, -1.0, -1.0, 2.0]])
     (compiled, _), (twin, _) = both(lambda K, D, A: K.inplace_mul_activation_prime(D, A, "relu"), [D, A], quiet=True)
