@@ -1,14 +1,19 @@
 """Seconds per epoch of each engine on the book's net, side by side in one run, against the
-FLOP floor measured in the same run.
+FLOP floor measured in the same run, and where the fused epoch's time goes.
 
     python benchmarks/profile_step.py [--rows 50000] [--repeats 5]
 
 [784, 30, 10], mini-batch 10, random MNIST-shaped rows (the timing does not depend on the
 values).  per_sample runs on a tenth of the rows and is scaled up.  Each figure is the best of
 ``--repeats`` epochs, wall clock.  The floor is the epoch's FLOPs at one core's large-GEMM
-rate through the BLAS the fused engine calls (scipy's), measured in a child process limited
-to one BLAS thread.  An epoch of this net is 2 · (784·30·2 + 30·10·3) · 50,000 ≈ 4.8 GFLOP:
-two GEMMs for the first layer (no delta is needed for the input), three for the second.
+rate through the BLAS the fused engine calls (SciPy's), limited to one thread.  An epoch of
+this net is 2 · (784·30·2 + 30·10·3) · 50,000 ≈ 4.8 GFLOP: two GEMMs for the first layer (no
+delta is needed for the input), three for the second.
+
+The breakdown (matnet.bench.fused_breakdown) takes the fused epoch apart by removing one part
+at a time: the shuffled rows' trips to memory, the sigmoid, and what is left besides the
+GEMMs, which are timed alone at the step's shapes.  benchmarks/run_benchmarks.py writes the
+same breakdown into BENCHMARKS.md.
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set, can make OpenBLAS pick slower kernels, and
 the thread variables change the rates, so the script prints any that are set.
@@ -16,52 +21,18 @@ the thread variables change the rates, so the script prints any that are set.
 import argparse
 import os
 import platform
-import subprocess
-import sys
 
+import _common  # noqa: F401  (makes the source checkout importable)
 import numpy as np
 import scipy
 
 import matnet
-from matnet import _backend
+from matnet import _backend, bench
 
 SIZES = [784, 30, 10]
 BATCH = 10
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
             "OPENBLAS_L2_SIZE")
-
-_GEMM_RATE = """
-import sys, time
-import numpy as np
-from scipy.linalg import blas
-dtype, n = np.dtype(sys.argv[1]), 2000
-gemm = blas.dgemm if dtype == np.float64 else blas.sgemm
-a = np.asfortranarray(np.random.default_rng(0).random((n, n)), dtype)
-gemm(1.0, a, a)
-best = float("inf")
-for _ in range(3):
-    started = time.perf_counter()
-    gemm(1.0, a, a)
-    best = min(best, time.perf_counter() - started)
-print(2 * n ** 3 / best)
-"""
-
-
-def epoch_flops(sizes, n):
-    first = 2 * sizes[0] * sizes[1] * 2                                   # forward, ∇W
-    rest = sum(2 * a * b * 3 for a, b in zip(sizes[1:-1], sizes[2:]))   # forward, ∇W, Δ
-    return (first + rest) * n
-
-
-def gemm_rate(dtype, threads=None):
-    """FLOP/s of a 2000³ GEMM through scipy's BLAS, in a fresh process (the BLAS reads its
-    thread count when it loads); ``threads=None`` leaves the environment as it is."""
-    env = dict(os.environ)
-    if threads is not None:
-        env.update({var: str(threads) for var in BLAS_ENV[:3]})
-    out = subprocess.run([sys.executable, "-c", _GEMM_RATE, np.dtype(dtype).name], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return float(out)
 
 
 def epoch_seconds(backend, engine, X, y, dtype, repeats):
@@ -85,9 +56,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     n, few = args.rows, args.rows // 10
-    rng = np.random.default_rng(0)
-    X64 = rng.random((n, SIZES[0]))
-    y = rng.integers(0, SIZES[-1], n)
+    X32, y = bench.mnist_like(n, SIZES[0], SIZES[-1])
     backends = _backend.available()
 
     print(f"python {platform.python_version()}, numpy {np.__version__} ({_blas_name(np)}), "
@@ -100,11 +69,11 @@ def main():
     print("| dtype | per_sample | batched, numpy | batched, cython | fused | floor (1 core) "
           "| fused vs per_sample | fused vs batched, numpy | fused / floor |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    rates = {}
+    rates, parts = {}, {}
     for dtype in (np.float64, np.float32):
-        X = X64.astype(dtype)
-        rates[dtype] = rate = gemm_rate(dtype, threads=1)
-        floor = epoch_flops(SIZES, n) / rate
+        X = X32.astype(dtype)
+        rates[dtype] = rate = bench.gemm_rate(dtype, threads=1, n=2000, repeats=3)
+        floor = bench.epoch_flops(SIZES, n) / rate
         per_sample = epoch_seconds("numpy", "per_sample", X[:few], y[:few], dtype, 1) * n / few
         batched_numpy = epoch_seconds("numpy", "batched", X, y, dtype, args.repeats)
         batched_cython = (epoch_seconds("cython", "batched", X, y, dtype, args.repeats)
@@ -113,8 +82,20 @@ def main():
         print(f"| {np.dtype(dtype).name} | {per_sample:.3f} | {batched_numpy:.3f} | {batched_cython:.3f} "
               f"| {fused:.3f} | {floor:.3f} ({rate / 1e9:.0f} GFLOP/s) | {per_sample / fused:.1f}× "
               f"| {batched_numpy / fused:.2f}× | {fused / floor:.2f} |")
+        if "cython" in backends:
+            parts[dtype] = bench.fused_breakdown(SIZES, BATCH, X, y)
     print("\nlarge-GEMM rate with the BLAS's own thread count: "
-          + ", ".join(f"{np.dtype(d).name} {gemm_rate(d) / 1e9:.0f} GFLOP/s" for d in rates))
+          + ", ".join(f"{np.dtype(d).name} {bench.gemm_rate(d, threads=None, n=2000, repeats=3) / 1e9:.0f} GFLOP/s"
+                      for d in rates))
+    if parts:
+        print("\nwhere the fused epoch's time goes, µs per step (matnet.bench.fused_breakdown):\n")
+        print("| dtype | epoch | GEMMs alone | shuffled rows from memory | sigmoid | the rest | floor |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for dtype, p in parts.items():
+            us = lambda seconds: f"{seconds / p['steps'] * 1e6:.1f}"  # noqa: E731
+            floor = bench.epoch_flops(SIZES, n) / rates[dtype]
+            print(f"| {np.dtype(dtype).name} | {us(p['epoch'])} | {us(p['gemm'])} | {us(p['epoch'] - p['in_cache'])} "
+                  f"| {us(p['in_cache'] - p['identity'])} | {us(p['identity'] - p['gemm'])} | {us(floor)} |")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The ``matnet`` command (also ``python -m matnet``).
 
-    matnet demo                   the book's network on the embedded sample: per-sample vs batched
+    matnet demo                   the book's network on the embedded sample: per-sample, batched, fused
     matnet data mnist             fetch the book's full MNIST into the data directory, verified
     matnet train                  train a network on MNIST or a .npz/.csv file and save it
     matnet evaluate MODEL         accuracy and cost of a saved model on a dataset
     matnet predict MODEL INPUT    labels for the rows of a .npz or .csv file
+    matnet bench                  seconds per epoch of each engine, side by side, for your sizes
 
 Every subcommand has ``--help``.  Bad arguments and failures end with a one-line message
 on stderr and a non-zero exit status, never a traceback.
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _backend, datasets, engines, functions
+from . import _backend, datasets, engines, functions, optimizers, training
 from . import load as load_model
 from ._progress import ProgressBar, format_bytes
-from .network import DTYPES, Network
+from .network import DTYPES, INITS, Network
 
 DATA_HELP = ("sample (the embedded MNIST subset), mnist (the full set that `matnet data mnist` "
              "fetches), the book's mnist.pkl.gz or a directory of MNIST IDX files, a .npz file "
@@ -55,6 +56,34 @@ def _float_above(low, inclusive):
     return parse
 
 
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _list_of(parse, what):
+    """A comma-separated list, each item read by ``parse`` (which raises ArgumentTypeError)."""
+    def parse_list(text):
+        items = [item.strip() for item in text.split(",")]
+        if not all(items):
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
+        return [parse(item) for item in items]
+    return parse_list
+
+
+def _one_of(choices):
+    def parse(text):
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text
+    return parse
+
+
 def _sizes(text):
     try:
         sizes = [int(part) for part in text.split(",")]
@@ -74,23 +103,24 @@ class _Dataset:
     train: tuple       # (X, y)
     test: tuple        # (X, y): what is evaluated; the training rows when the file has no test split
     test_name: str     # "test" or "training"
+    validation: tuple = None   # (X, y) for schedules and early stopping, where the data has one
 
 
 def _load_data(spec, label_column):
-    """The dataset named by ``--data``: its training and test splits as (X, y) arrays."""
+    """The dataset named by ``--data``: its training, test (and validation) splits as (X, y) arrays."""
     if spec == "sample":
-        train, _, test = datasets.load_mnist_sample()
-        return _Dataset("the embedded MNIST sample", train, test, "test")
+        train, validation, test = datasets.load_mnist_sample()
+        return _Dataset("the embedded MNIST sample", train, test, "test", validation)
     if spec == "mnist":
-        train, _, test = datasets.load_mnist()
-        return _Dataset("MNIST (the book's mnist.pkl.gz)", train, test, "test")
+        train, validation, test = datasets.load_mnist()
+        return _Dataset("MNIST (the book's mnist.pkl.gz)", train, test, "test", validation)
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"--data: {spec} does not exist (expected sample, mnist, or a file: "
                                 f"see --help)")
     if path.is_dir() or path.name.endswith(".pkl.gz"):
-        train, _, test = datasets.load_mnist(path)
-        return _Dataset(f"MNIST from {path}", train, test, "test")
+        train, validation, test = datasets.load_mnist(path)
+        return _Dataset(f"MNIST from {path}", train, test, "test", validation)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         arrays = _read_npz(path, required=("X", "y"), optional=("X_test", "y_test"))
@@ -229,18 +259,6 @@ def _check_directory_of(path, option):
     return path
 
 
-def _fit_by_epoch(net, X, y, epochs, batch_size, eta, on_epoch, **options):
-    """``net.fit`` one epoch at a time, calling ``on_epoch(epoch, history)`` after each.
-
-    ``fit`` has no per-epoch hook.  Given no ``seed``, each call shuffles with the network's
-    own generator, which carries on from call to call, so the samples are visited exactly as
-    one ``net.fit(X, y, epochs, ...)`` would visit them.  X (and any validation X) should
-    already have the network's dtype, or every call converts it again.
-    """
-    for epoch in range(epochs):
-        on_epoch(epoch, net.fit(X, y, 1, batch_size, eta, **options))
-
-
 # --- commands --------------------------------------------------------------------------------------
 
 def demo(args):
@@ -261,17 +279,13 @@ def demo(args):
     options = {"validation_data": (X_test, y_test)} if matplotlib else {}
     for engine in args.engines:
         net = Network(sizes, seed=args.seed)
-        histories = []
         with ProgressBar(args.epochs, f"{engine} epochs") as bar:
-            def record(epoch, history):
-                histories.append(history)
-                bar.update(epoch + 1)
-
-            _fit_by_epoch(net, X, y, args.epochs, batch_size, eta, record, engine=engine, **options)
-        seconds[engine] = sum(h.epoch_seconds[0] for h in histories) / args.epochs
-        curves[engine] = [h.evaluation_accuracy[0] for h in histories if h.evaluation_accuracy]
+            history = net.fit(X, y, args.epochs, batch_size, eta, engine=engine,
+                              callbacks=[lambda epoch, history, net: bar.update(epoch + 1)], **options)
+        seconds[engine] = sum(history.epoch_seconds) / len(history.epoch_seconds)
+        curves[engine] = history.evaluation_accuracy
         speedup = seconds[args.engines[0]] / seconds[engine]
-        print(f"{histories[0].engine:<12}{seconds[engine]:>10.4f}{net.accuracy(X_test, y_test):>15.2%}"
+        print(f"{history.engine:<12}{seconds[engine]:>10.4f}{net.accuracy(X_test, y_test):>15.2%}"
               f"{speedup:>9.1f}x", flush=True)
     _report_gradient_agreement(Network(sizes, seed=args.seed), X[:batch_size], y[:batch_size], args.engines)
     if matplotlib:
@@ -282,13 +296,17 @@ def demo(args):
 
 
 def _report_gradient_agreement(net, X, y, engines):
-    """Both engines' gradients on one mini-batch.  (Trained weights agree to ~1e-14 after an
+    """The engines' gradients on one mini-batch.  (Trained weights agree to ~1e-14 after an
     epoch, but SGD at eta 3 amplifies rounding differences about 3x an epoch, so after 30
-    epochs the runs are different, equally good, networks.)"""
+    epochs the runs are different, equally good, networks.)  fused has no gradients of its
+    own to show: its step is the batched engine's math, run a whole epoch at a time."""
     def flat(engine):
         nabla_b, nabla_w = net.gradients(X, y, engine=engine)
         return np.concatenate([g.ravel() for g in nabla_b + nabla_w])
 
+    engines = [engine for engine in engines if engine != "fused"]
+    if len(engines) < 2:
+        return
     reference = flat(engines[0])
     for engine in engines[1:]:
         other = flat(engine)
@@ -360,26 +378,43 @@ def train(args):
     for split in (data.train, data.test):
         _check_fits(sizes, data, split)
     output = _check_directory_of(args.output, "--output")
-    net = Network(sizes, cost=args.cost, activation=args.activation, dtype=args.dtype, seed=args.seed)
+    net = Network(sizes, cost=args.cost, activation=args.activation, output_activation=args.output_activation,
+                  init=args.init, dtype=args.dtype, seed=args.seed)
     X, X_test = (np.asarray(a, dtype=net.dtype) for a in (X, X_test))
-    print(f"matnet train: {sizes} network, {args.activation} activation, {args.cost} cost, eta {args.eta:g}, "
-          f"lmbda {args.lmbda:g}, mini-batch {args.batch_size}, {args.epochs} epochs, {args.dtype}")
+    validation = None if data.validation is None else (np.asarray(data.validation[0], dtype=net.dtype),
+                                                        data.validation[1])
+    optimizer = args.optimizer + (f" (momentum {args.momentum:g})"
+                                  if args.optimizer in ("momentum", "nesterov") else "")
+    print(f"matnet train: {sizes} network, {args.activation} activation, {net.activations[-1].name} output, "
+          f"{args.cost} cost, {net.init} init; {optimizer}, eta {args.eta:g}, {args.schedule} schedule, "
+          f"lmbda {args.lmbda:g}, l1 {args.l1:g}, mini-batch {args.batch_size}, {args.epochs} epochs, {args.dtype}")
     print(f"data: {data.description}, {len(X):,} training"
+          + (f" / {len(validation[0]):,} validation" if validation else "")
           + (f" / {len(X_test):,} test rows" if data.test_name == "test" else " rows (no test split)"))
+    if args.early_stopping or args.schedule in ("halving", "adaptive"):
+        print(f"the {'early stopping' if args.early_stopping else 'schedule'} watches "
+              + ("validation accuracy" if validation else "the training cost (the data has no validation split)")
+              + f", patience {args.patience} epoch{'s' if args.patience > 1 else ''}")
     metric = "accuracy" if data.test_name == "test" else "training accuracy"
-    histories = []
 
-    def report(epoch, history):
-        histories.append(history)
-        print(f"Epoch {epoch + 1}/{args.epochs}: {metric} {history.evaluation_accuracy[-1]:.4f} "
+    def report(epoch, history, net):
+        print(f"Epoch {epoch + 1}/{args.epochs}: {metric} {net.accuracy(X_test, y_test):.4f} "
               f"({history.epoch_seconds[-1]:.1f} s)", flush=True)
 
-    _fit_by_epoch(net, X, y, args.epochs, args.batch_size, args.eta, report,
-                  lmbda=args.lmbda, engine=args.engine, validation_data=(X_test, y_test))
+    # One fit for all the epochs: the optimizer's state (momentum, Adam's moments) and the
+    # schedule carry from epoch to epoch.
+    history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda, l1=args.l1,
+                      optimizer=args.optimizer, momentum=args.momentum, engine=args.engine,
+                      n_threads=args.threads, validation_data=validation, schedule=args.schedule,
+                      patience=args.patience, early_stopping=args.early_stopping, callbacks=[report])
     net.save(output)
-    history = histories[-1] if histories else None
-    ran = f"{history.engine} engine, {history.backend} kernels; " if history else ""
-    print(f"{ran}saved the model to {output}")
+    stopped = {"early_stopping": f"stopped early (no improvement in {args.patience} epochs); kept the weights "
+                                 f"of epoch {(history.best_epoch or 0) + 1}",
+               "eta_floor": "stopped: the schedule has run out of learning rate"}.get(history.stop_reason)
+    if stopped:
+        print(stopped)
+    note = f" ({history.engine_note})" if history.engine_note else ""
+    print(f"{history.engine} engine{note}, {history.backend} kernels; saved the model to {output}")
     return 0
 
 
@@ -409,6 +444,59 @@ def predict(args):
     return 0
 
 
+def bench(args):
+    """Seconds per epoch of matnet's engines (and, with --compare, PyTorch and scikit-learn)
+    for your network sizes, mini-batch sizes and dtypes, side by side in one run, with the
+    FLOP floor measured in the same run.  Slow configurations are timed on fewer rows and
+    scaled; the table says which.  benchmarks/run_benchmarks.py runs the full grid."""
+    from . import bench as measure
+
+    sizes_list = args.sizes or [[784, 30, 10]]
+    batch_sizes = args.batch_sizes or [1, 10, 100]
+    dtypes = list(dict.fromkeys(args.dtypes or ["float64", "float32"]))
+    if args.systems:
+        systems = list(dict.fromkeys(args.systems))
+        for system in systems:
+            reason = measure.unavailable(system)
+            if reason:
+                raise ValueError(f"--systems: {system} {reason}")
+    else:
+        systems = measure.default_systems(compare=args.compare)
+        skipped = [s for s in measure.SYSTEMS if s not in systems and (args.compare or s not in measure.COMPARISONS)]
+        for system in skipped:
+            print(f"matnet bench: note: skipping {system}: it {measure.unavailable(system)}", file=sys.stderr)
+    X = y = None
+    if args.data == "mnist":
+        (X, y), _, _ = datasets.load_mnist()
+        if args.samples > len(X):
+            raise ValueError(f"--samples: MNIST has {len(X):,} training rows, fewer than {args.samples:,}")
+        for sizes in sizes_list:
+            if sizes[0] != X.shape[1] or sizes[-1] < 10:
+                raise ValueError(f"--sizes: {','.join(map(str, sizes))} does not fit MNIST (784 inputs, "
+                                 f"10 or more outputs)")
+    description = ("MNIST training images" if X is not None else "random MNIST-shaped rows")
+    print(f"matnet bench: {args.samples:,} {description} per epoch, eta {args.eta:g}, "
+          f"timing budget {args.budget:g} s per configuration")
+    for line in measure.environment(args.threads):
+        print(f"  {line}")
+    bars = []
+
+    def progress(done, total):
+        if not bars:
+            bars.append(ProgressBar(total, "measuring"))
+        bars[0].update(done)
+
+    try:
+        results = measure.run(systems, sizes_list, batch_sizes, dtypes, X, y, n_samples=args.samples,
+                              eta=args.eta, budget=args.budget, threads=args.threads, progress=progress)
+    finally:
+        if bars:
+            bars[0].close()
+    print()
+    print(measure.markdown_table(results, baseline=systems[0], threads=args.threads))
+    return 0
+
+
 def _read_model(path):
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -433,12 +521,13 @@ def _add_data_option(parser, what):
 
 
 def _add_demo(commands):
-    p = commands.add_parser("demo", help="train the book's network on the embedded data, per-sample vs batched",
+    p = commands.add_parser("demo", help="train the book's network on the embedded data with each engine",
                             description=demo.__doc__)
     p.add_argument("--epochs", type=_positive_int, default=30, help="training epochs per engine (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed for the initial weights and the shuffling")
-    p.add_argument("--engines", nargs="+", choices=list(engines.ENGINES), default=["per_sample", "batched"],
-                   help="engines to compare; the first is the baseline of the speedup column")
+    p.add_argument("--engines", nargs="+", choices=list(engines.ENGINES), default=list(engines.ENGINES),
+                   help="engines to compare; the first is the baseline of the speedup column "
+                        "(default: per_sample batched fused)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw the test accuracy after every epoch to this PNG (needs matplotlib)")
     p.set_defaults(run=demo)
@@ -463,14 +552,37 @@ def _add_train(commands):
     p.add_argument("--sizes", type=_sizes, metavar="N,N,...",
                    help="units per layer, input first (default: features,30,classes; 784,30,10 for MNIST)")
     p.add_argument("--cost", choices=list(functions.COSTS), default="quadratic", help="(default quadratic)")
-    p.add_argument("--activation", choices=list(functions.ACTIVATIONS), default="sigmoid",
-                   help="hidden-layer activation (default sigmoid)")
-    p.add_argument("--eta", type=_float_above(0, inclusive=False), default=3.0, help="learning rate (default 3.0)")
+    hidden = [name for name, f in functions.ACTIVATIONS.items() if f.hidden_ok]
+    p.add_argument("--activation", choices=hidden, default="sigmoid", help="hidden-layer activation (default sigmoid)")
+    p.add_argument("--output-activation", choices=list(functions.ACTIVATIONS),
+                   help="output-layer activation (default: what the cost implies: softmax for log_likelihood, "
+                        "else sigmoid)")
+    p.add_argument("--init", choices=list(INITS),
+                   help="weight initialization (default: large for the quadratic cost, as network.py; "
+                        "scaled otherwise, as network2.py)")
+    p.add_argument("--optimizer", choices=list(optimizers.OPTIMIZER_CHOICES), default="sgd", help="(default sgd)")
+    p.add_argument("--momentum", type=_fraction, default=0.9,
+                   help="momentum coefficient in [0, 1), for momentum and nesterov (default 0.9)")
+    p.add_argument("--eta", type=_float_above(0, inclusive=False), default=3.0,
+                   help="learning rate (Adam's step size) (default 3.0)")
+    p.add_argument("--schedule", choices=list(training.SCHEDULES), default="constant",
+                   help="learning-rate schedule: halving is the book's (halve eta on each stall of --patience "
+                        "epochs, stop at eta/128) (default constant)")
     p.add_argument("--lmbda", type=_float_above(0, inclusive=True), default=0.0,
                    help="L2 regularization, network2's lmbda (default 0)")
+    p.add_argument("--l1", type=_float_above(0, inclusive=True), default=0.0,
+                   help="L1 regularization (default 0)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop after --patience epochs without improvement of validation accuracy (or of the "
+                        "training cost, for data without a validation split) and keep the best weights")
+    p.add_argument("--patience", type=_positive_int, default=10,
+                   help="epochs without improvement that count as a stall (default 10)")
     p.add_argument("--epochs", type=_positive_int, default=30, help="(default 30)")
     p.add_argument("--batch-size", type=_positive_int, default=10, help="mini-batch size (default 10)")
     p.add_argument("--engine", choices=list(engines.ENGINE_CHOICES), default="auto", help="(default auto)")
+    p.add_argument("--threads", type=_positive_int,
+                   help="BLAS threads while training (default: the BLAS's own, a thread per core; only large "
+                        "mini-batches use more than one)")
     p.add_argument("--dtype", choices=list(DTYPES), default="float64", help="(default float64)")
     p.add_argument("--seed", type=int, help="seed for the initial weights and the shuffling (default: random)")
     _add_data_option(p, "training data")
@@ -497,8 +609,40 @@ def _add_predict(commands):
     p.set_defaults(run=predict)
 
 
+def _add_bench(commands):
+    from .bench import DEFAULT_BUDGET, DEFAULT_THREADS, SYSTEMS
+
+    p = commands.add_parser("bench", help="seconds per epoch of each engine, side by side, for your sizes",
+                            description=bench.__doc__)
+    p.add_argument("--sizes", type=_sizes, nargs="+", action="extend", metavar="N,N,...",
+                   help="a network's units per layer, input first; several networks: several of these "
+                        "(default 784,30,10)")
+    p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"), action="extend",
+                   metavar="B,B,...", help="mini-batch sizes (default 1,10,100)")
+    p.add_argument("--dtypes", type=_list_of(_one_of(DTYPES), "dtypes"), action="extend", metavar="DTYPE,...",
+                   help="float64 and/or float32 (default float64,float32)")
+    p.add_argument("--samples", type=_positive_int, default=10_000,
+                   help="rows per epoch: every time is for one epoch over this many (default 10000)")
+    p.add_argument("--systems", type=_list_of(_one_of(SYSTEMS), "systems"), action="extend", metavar="SYSTEM,...",
+                   help=f"what to time, from {', '.join(SYSTEMS)} (default: matnet's four engines that can run "
+                        "here, plus pytorch and sklearn with --compare)")
+    p.add_argument("--compare", action="store_true",
+                   help="also time PyTorch and scikit-learn on the same training, where installed")
+    p.add_argument("--data", choices=["random", "mnist"], default="random",
+                   help="random MNIST-shaped rows, or the MNIST training images that `matnet data mnist` "
+                        "fetched (default random)")
+    p.add_argument("--eta", type=_float_above(0, inclusive=False), default=3.0, help="learning rate (default 3.0)")
+    p.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                   help=f"threads for the BLAS and PyTorch each (default {DEFAULT_THREADS}, as the floor: one "
+                        "core's work, and steady on a busy machine)")
+    p.add_argument("--budget", type=_float_above(0, inclusive=False), default=DEFAULT_BUDGET, metavar="SECONDS",
+                   help="about how long to time each configuration; slower epochs are timed on fewer rows "
+                        f"and scaled (default {DEFAULT_BUDGET:g})")
+    p.set_defaults(run=bench)
+
+
 # One function per subcommand, in the order --help lists them.
-COMMANDS = [_add_demo, _add_data, _add_train, _add_evaluate, _add_predict]
+COMMANDS = [_add_demo, _add_data, _add_train, _add_evaluate, _add_predict, _add_bench]
 
 
 def build_parser():

@@ -54,10 +54,11 @@ def tiny_csv(tmp_path, tiny_npz):
 def test_demo_reports_accuracy_speedup_and_agreement(capsys):
     status, out, err = run_cli(capsys, "demo", "--epochs", "1")
     assert status == 0
-    assert "per_sample" in out and "batched" in out and "x\n" in out
-    assert "max relative difference" in out
+    rows = [line.split()[0] for line in out.splitlines() if line.endswith("x")]
+    assert rows == ["per_sample", "batched", "fused"]
+    assert "batched vs per_sample: max relative difference" in out
     # Not a terminal: the progress bar becomes plain lines on stderr, out of the results' way.
-    assert "batched epochs: 100% (1 / 1)" in err
+    assert "fused epochs: 100% (1 / 1)" in err
 
 
 def test_demo_plot_without_matplotlib_is_a_note(capsys, tmp_path, monkeypatch):
@@ -95,6 +96,46 @@ def test_train_prints_each_epoch_and_saves_what_fit_would_give(capsys, tmp_path,
         np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-14)
     last_accuracy = float(lines[-1].split("accuracy ")[1].split()[0])
     assert last_accuracy == pytest.approx(reference.accuracy(X[60:], y[60:]), abs=5e-5)
+
+
+@pytest.mark.parametrize("options, network, fit", [
+    # The optimizer's state carries from epoch to epoch, as in one fit over all the epochs.
+    (["--optimizer", "momentum", "--momentum", "0.5"], {}, {"optimizer": "momentum", "momentum": 0.5}),
+    (["--optimizer", "adam", "--eta", "0.01", "--l1", "0.001", "--init", "glorot", "--activation", "tanh",
+      "--cost", "log_likelihood", "--schedule", "invscaling"],
+     {"activation": "tanh", "cost": "log_likelihood", "init": "glorot"},
+     {"optimizer": "adam", "eta": 0.01, "l1": 0.001, "schedule": "invscaling"}),
+    (["--optimizer", "nesterov", "--lmbda", "0.1", "--output-activation", "identity", "--init", "he"],
+     {"output_activation": "identity", "init": "he"}, {"optimizer": "nesterov", "lmbda": 0.1}),
+    (["--early-stopping", "--patience", "1", "--schedule", "halving", "--epochs", "8"], {},
+     {"early_stopping": True, "patience": 1, "schedule": "halving", "epochs": 8}),
+    (["--threads", "1", "--engine", "batched"], {}, {"n_threads": 1, "engine": "batched"}),
+])
+def test_train_options_are_fits(capsys, tmp_path, tiny_npz, options, network, fit):
+    path, X, y = tiny_npz
+    model = tmp_path / "model.npz"
+    status, out, _ = run_cli(capsys, "train", "--data", str(path), "--sizes", "4,5,3", "--epochs", "3", "--eta",
+                             "0.5", "--batch-size", "7", "--seed", "3", "--output", str(model), *options)
+    assert status == 0, out
+    reference = matnet.Network([4, 5, 3], seed=3, **network)
+    fit = {"epochs": 3, "eta": 0.5, **fit}
+    history = reference.fit(X[:60], y[:60], batch_size=7, **fit)
+    saved = matnet.load(model)
+    assert saved.config == reference.config
+    for w, w_ref in zip(saved.weights + saved.biases, reference.weights + reference.biases):
+        np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-14)
+    assert out.count("\nEpoch ") == len(history.epoch_seconds)
+    assert f"{history.engine} engine" in out and (history.engine_note in out)
+    if history.stop_reason == "early_stopping":
+        assert f"kept the weights of epoch {history.best_epoch + 1}" in out
+
+
+def test_train_early_stopping_watches_the_validation_split(capsys, tmp_path):
+    status, out, _ = run_cli(capsys, "train", "--epochs", "1", "--early-stopping", "--patience", "2",
+                             "--output", str(tmp_path / "m.npz"))
+    assert status == 0
+    assert "/ 1,000 validation / 3,000 test rows" in out
+    assert "the early stopping watches validation accuracy, patience 2 epochs" in out
 
 
 def test_train_evaluate_predict_on_a_csv(capsys, tmp_path, tiny_npz, tiny_csv):
@@ -159,6 +200,16 @@ def bad_files(tmp_path):
     (["train", "--sizes", "784"], 2, "argument --sizes"),
     (["train", "--eta", "0"], 2, "argument --eta: expected a number > 0"),
     (["train", "--cost", "hinge"], 2, "argument --cost: invalid choice"),
+    (["train", "--optimizer", "rmsprop"], 2, "argument --optimizer: invalid choice"),
+    (["train", "--momentum", "1"], 2, "argument --momentum: expected a number in [0, 1), got '1'"),
+    (["train", "--schedule", "cosine"], 2, "argument --schedule: invalid choice"),
+    (["train", "--init", "zeros"], 2, "argument --init: invalid choice"),
+    (["train", "--activation", "softmax"], 2, "argument --activation: invalid choice"),
+    (["train", "--patience", "0"], 2, "argument --patience: expected a positive integer"),
+    (["train", "--threads", "0"], 2, "argument --threads: expected a positive integer"),
+    (["train", "--l1", "-1"], 2, "argument --l1: expected a number >= 0"),
+    (["train", "--cost", "cross_entropy", "--output-activation", "softmax", "--epochs", "1"], 1, "output"),
+    (["train", "--engine", "fused", "--optimizer", "adam", "--epochs", "1"], 1, "engine: 'fused' runs plain SGD"),
     (["train", "--data", "{d}/nowhere.npz"], 1, "nowhere.npz does not exist"),
     (["train", "--data", "{d}/short.csv"], 1, "short.csv: not a numeric table with the same number of columns"),
     (["train", "--data", "{d}/no_y.npz"], 1, "no_y.npz: not a usable .npz file: no array y"),
@@ -187,7 +238,7 @@ def test_wrong_column_count_for_the_model(capsys, tmp_path):
     assert_one_line_error(status, err, 1, "wide.csv: 7 features per row, but the model takes 4 inputs")
 
 
-@pytest.mark.parametrize("command", ["demo", "data", "train", "evaluate", "predict"])
+@pytest.mark.parametrize("command", ["demo", "data", "train", "evaluate", "predict", "bench"])
 def test_every_subcommand_has_help(capsys, command):
     status, out, _ = run_cli(capsys, command, "--help")
     assert status == 0 and out.startswith(f"usage: matnet {command}")
