@@ -435,9 +435,12 @@ class Network:
 
 def _as_list(name, values):
     """A list from any iterable (but not a string, which would be taken letter by letter)."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name}: expected a list, got {values!r}")
-    return list(values)
+    try:
+        if isinstance(values, (str, bytes)):
+            raise TypeError
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{name}: expected a list, got {values!r}") from None
 
 
 def _check_dtype(dtype):

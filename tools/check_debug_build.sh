@@ -51,8 +51,9 @@ built=$SECONDS
 
 # The C that was compiled must be the checked one: Cython emits a bounds check (and its
 # IndexError) at each memoryview index only when boundscheck is on.
-checks=$(grep -c "__Pyx_RaiseBufferIndexError" "$work/src/matnet/_core.c" || true)
-echo "== generated matnet/_core.c has $checks bounds-check sites"
+# (setup.py has a checked build generate its C under build/cython-debug/.)
+checks=$(grep -c "__Pyx_RaiseBufferIndexError" "$work/src/build/cython-debug/matnet/_core.c" || true)
+echo "== generated build/cython-debug/matnet/_core.c has $checks bounds-check sites"
 test "$checks" -gt 0
 
 cd "$work"   # neutral: neither the repository nor the copy is on sys.path
