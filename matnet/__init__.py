@@ -11,8 +11,8 @@ with a batch-matrix engine and compiled kernels.
 from . import _backend, datasets
 from .functions import CrossEntropyCost, QuadraticCost
 from .io import load
-from .network import History, Network
-from .training import DivergenceError
+from .network import Network
+from .training import DivergenceError, History
 
 __all__ = ["Network", "History", "DivergenceError", "load", "QuadraticCost", "CrossEntropyCost", "datasets", "backend"]
 __version__ = "0.1.0"

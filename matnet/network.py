@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _backend, engines, functions, optimizers, training
 from ._progress import ProgressBar
-from .training import METRICS, History, Options
+from .training import METRICS, Options
 from ._validation import (
     as_float_array,
     check_choice,
