@@ -227,9 +227,9 @@ class Fused(Batched):
     def unsupported(optimizer, weighted):
         """Why the fused epoch cannot run this training, or "" if it can."""
         reasons = []
-        if optimizer is not None and optimizer.name != "sgd":
+        if optimizer.name != "sgd":
             reasons.append(f"optimizer={optimizer.name!r}")
-        if optimizer is not None and optimizer.l1:
+        if optimizer.l1:
             reasons.append("l1")
         if weighted:
             reasons.append("sample_weight")

@@ -272,7 +272,6 @@ class Network:
     def _check_sample_weight(self, sample_weight, n_samples):
         if sample_weight is None:
             return None
-        from ._validation import as_float_array
         weights = as_float_array("sample_weight", sample_weight, self.dtype)
         if weights.shape != (n_samples,) or np.any(weights < 0):
             raise ValueError(f"sample_weight: expected {n_samples} non-negative weights (one per sample), "

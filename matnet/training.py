@@ -3,10 +3,12 @@ early stopping, monitoring, callbacks, and keeping the last good weights when th
 
 The engines run one epoch at a time; everything that happens *between* epochs is here.
 """
+import contextlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import _backend, engines, optimizers
 from ._validation import check_choice, check_number, check_seed
@@ -114,11 +116,7 @@ def train(net, X, Y, options, *, sample_weight=None, evaluation=None, monitor=()
     n_threads : BLAS threads while training (threadpoolctl limits NumPy's and SciPy's BLAS,
         which the fused epoch calls); None leaves BLAS at its default, one thread per core.
     """
-    if n_threads is None:
-        return _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, seed, shuffle, stream)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=n_threads, user_api="blas"):
+    with threadpool_limits(limits=n_threads, user_api="blas") if n_threads else contextlib.nullcontext():
         return _train(net, X, Y, options, sample_weight, evaluation, monitor, callbacks, seed, shuffle, stream)
 
 
